@@ -1,0 +1,710 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { constants as zlibConstants, createGzip } from 'node:zlib';
+import {
+  BASE_CUSTOM_FIELDS,
+  LATE_CUSTOM_FIELD,
+  generateTicket,
+  prng,
+  type MockCustomField,
+  type TicketIdentity,
+} from './ticket-generator.js';
+
+/**
+ * The Zendesk stand-in: a real HTTP server that behaves like Zendesk's Incremental Ticket Export,
+ * traps included. Tests, benchmarks, the README demo and users' own offline tests run against it.
+ */
+
+export type FaultKind =
+  | 'status-500'
+  | 'status-502'
+  | 'status-503'
+  | 'status-504'
+  | 'status-502-html'
+  | 'status-503-html'
+  | 'rate-limit'
+  | 'rate-limit-no-retry-after'
+  | 'reset-before-headers'
+  | 'reset-mid-body'
+  | 'truncated'
+  | 'html-200'
+  | 'slow-drip'
+  | 'stall'
+  | 'missing-tickets'
+  | 'ticket-not-object';
+
+export const ALL_FAULTS: readonly FaultKind[] = [
+  'status-500', 'status-502', 'status-503', 'status-504', 'status-502-html', 'status-503-html',
+  'rate-limit', 'rate-limit-no-retry-after', 'reset-before-headers', 'reset-mid-body', 'truncated',
+  'html-200', 'slow-drip', 'stall', 'missing-tickets', 'ticket-not-object',
+];
+
+export interface MockCredentials {
+  email: string;
+  apiToken: string;
+  oauthToken: string;
+  password: string;
+}
+
+export interface MockZendeskOptions {
+  /** How many tickets the account holds. Default 5,000. */
+  tickets?: number;
+  seed?: number;
+  /** generated_timestamp of the first ticket. Default 2021-01-01. */
+  startEpoch?: number;
+  /** Seconds between consecutive tickets' generated_timestamp (fractions make ties). Default 0.6. */
+  spacing?: number;
+  /** Groups of tickets sharing one generated_timestamp: [index of the first, size]. */
+  clumps?: readonly (readonly [number, number])[];
+  /** What a time-based page does when a clump is larger than per_page. Default 'grow' (documented). */
+  clumpBehaviour?: 'grow' | 'stuck';
+  /** One ticket in this many is handled by an AI agent. Default 25. */
+  aiAgentEvery?: number;
+  /** One ticket in this many is deleted. Default 40. */
+  deletedEvery?: number;
+  /** One ticket in this many has a description of `hugeDescriptionBytes`. Default 0 (none). */
+  hugeEvery?: number;
+  hugeDescriptionBytes?: number;
+  /** Tickets at or past this index carry new top-level keys (schema drift). Default: 60% of tickets. */
+  newKeysFromIndex?: number;
+  /** Create a new custom field after this many export requests. Default: never. */
+  lateFieldAfterRequests?: number;
+  /** Update this many tickets after every `updateEvery` export requests (changes during a run). */
+  updateEvery?: number;
+  updateCount?: number;
+  /** Export requests allowed per rate window (sliding). Default: unlimited. */
+  rateLimit?: number;
+  rateWindowMs?: number;
+  /** Retry-After (seconds) on injected 429s. Default 1. */
+  retryAfterSeconds?: number;
+  /** Order of the envelope keys. Default 'tickets-first', as Zendesk usually sends them. */
+  envelopeOrder?: 'tickets-first' | 'tickets-last' | 'random';
+  /** Gzip the body when the client accepts it. Default true. */
+  gzip?: boolean;
+  /** Random faults on export requests. */
+  faultRate?: number;
+  faultKinds?: readonly FaultKind[];
+  /** Time between pieces of a slow-drip body, ms. Default 5. */
+  dripMs?: number;
+  credentials?: Partial<MockCredentials>;
+  /** Clock for the 1-minute floor on start_time, in Unix seconds. Default: the real clock. */
+  now?: () => number;
+}
+
+export interface MockRequestRecord {
+  path: string;
+  query: Record<string, string>;
+  status: number;
+  fault?: FaultKind;
+  at: number;
+}
+
+interface StoredTicket {
+  id: number;
+  version: number;
+  gts: number;
+  createdAt: number;
+  updatedAt: number;
+  supportType: 'agent' | 'ai_agent';
+  deleted: boolean;
+  huge: boolean;
+}
+
+const DEFAULT_CREDENTIALS: MockCredentials = {
+  email: 'admin@example.com',
+  apiToken: 'mock-api-token-0123456789',
+  oauthToken: 'mock-oauth-token-abcdef',
+  password: 'mock-password',
+};
+
+export class MockZendesk {
+  readonly credentials: MockCredentials;
+  readonly requests: MockRequestRecord[] = [];
+  /** Every (id, generated_timestamp) that has ever existed, in order of creation. */
+  readonly history: { id: number; generated_timestamp: number }[] = [];
+  #opts: Required<Omit<MockZendeskOptions, 'credentials' | 'clumps' | 'faultKinds' | 'now' | 'lateFieldAfterRequests' | 'rateLimit'>> & {
+    clumps: readonly (readonly [number, number])[];
+    faultKinds: readonly FaultKind[];
+    lateFieldAfterRequests?: number;
+    rateLimit?: number;
+    now: () => number;
+  };
+  #server: Server | undefined;
+  #sockets = new Set<Socket>();
+  #byId = new Map<number, StoredTicket>();
+  #order: StoredTicket[] = []; // sorted by (gts, id)
+  #fields: MockCustomField[] = [...BASE_CUSTOM_FIELDS];
+  #exportRequests = 0;
+  #rateHits: number[] = [];
+  #queued: FaultKind[] = [];
+  #rand: () => number;
+  #cursorGeneration = 0;
+  #baseUrl = '';
+
+  constructor(options: MockZendeskOptions = {}) {
+    const tickets = options.tickets ?? 5000;
+    this.credentials = { ...DEFAULT_CREDENTIALS, ...options.credentials };
+    this.#opts = {
+      tickets,
+      seed: options.seed ?? 42,
+      startEpoch: options.startEpoch ?? 1_609_459_200,
+      spacing: options.spacing ?? 0.6,
+      clumps: options.clumps ?? [],
+      clumpBehaviour: options.clumpBehaviour ?? 'grow',
+      aiAgentEvery: options.aiAgentEvery ?? 25,
+      deletedEvery: options.deletedEvery ?? 40,
+      hugeEvery: options.hugeEvery ?? 0,
+      hugeDescriptionBytes: options.hugeDescriptionBytes ?? 1024 * 1024,
+      newKeysFromIndex: options.newKeysFromIndex ?? Math.floor(tickets * 0.6),
+      lateFieldAfterRequests: options.lateFieldAfterRequests,
+      updateEvery: options.updateEvery ?? 0,
+      updateCount: options.updateCount ?? 0,
+      rateLimit: options.rateLimit,
+      rateWindowMs: options.rateWindowMs ?? 60_000,
+      retryAfterSeconds: options.retryAfterSeconds ?? 1,
+      envelopeOrder: options.envelopeOrder ?? 'tickets-first',
+      gzip: options.gzip ?? true,
+      faultRate: options.faultRate ?? 0,
+      faultKinds: options.faultKinds ?? ALL_FAULTS,
+      dripMs: options.dripMs ?? 5,
+      now: options.now ?? (() => Math.floor(Date.now() / 1000)),
+    };
+    this.#rand = prng(this.#opts.seed ^ 0x5eed);
+    this.#populate();
+  }
+
+  #populate(): void {
+    const o = this.#opts;
+    const clumpAt = new Map(o.clumps.map(([start, size]) => [start, size]));
+    let clumpLeft = 0;
+    let clumpGts = 0;
+    let last = 0;
+    for (let i = 0; i < o.tickets; i++) {
+      const id = i + 1;
+      let gts = o.startEpoch + Math.floor(i * o.spacing);
+      const size = clumpAt.get(i);
+      if (size !== undefined) {
+        clumpLeft = size;
+        clumpGts = Math.max(gts, last);
+      }
+      if (clumpLeft > 0) {
+        gts = clumpGts;
+        clumpLeft--;
+      }
+      gts = Math.max(gts, last);
+      last = gts;
+      const t: StoredTicket = {
+        id,
+        version: 0,
+        gts,
+        createdAt: gts - 3600 * (1 + (id % 200)),
+        updatedAt: id % 9 === 0 ? gts - 3600 * 2 : gts, // system updates move generated_timestamp only
+        supportType: o.aiAgentEvery > 0 && id % o.aiAgentEvery === 0 ? 'ai_agent' : 'agent',
+        deleted: o.deletedEvery > 0 && id % o.deletedEvery === 0,
+        huge: o.hugeEvery > 0 && id % o.hugeEvery === 0,
+      };
+      this.#byId.set(id, t);
+      this.#order.push(t);
+      this.history.push({ id, generated_timestamp: gts });
+    }
+  }
+
+  /** The base URL to point the exporter at (after `start()`). */
+  get url(): string {
+    return this.#baseUrl;
+  }
+
+  /** The custom fields the account has now. */
+  get fields(): readonly MockCustomField[] {
+    return this.#fields;
+  }
+
+  /** Export requests served (all statuses). */
+  get exportRequests(): number {
+    return this.#exportRequests;
+  }
+
+  /** Queue faults for the next export requests, in order. */
+  injectFaults(...kinds: FaultKind[]): void {
+    this.#queued.push(...kinds);
+  }
+
+  /** Make every cursor handed out so far invalid (answers 400 InvalidCursor). */
+  expireCursors(): void {
+    this.#cursorGeneration++;
+  }
+
+  /** Update tickets now: each gets a new version at the end of the stream. */
+  updateTickets(count: number): void {
+    for (let k = 0; k < count; k++) {
+      const id = 1 + Math.floor(this.#rand() * this.#opts.tickets);
+      const t = this.#byId.get(id)!;
+      const idx = this.#indexOf(t);
+      this.#order.splice(idx, 1);
+      const maxGts = this.#order.length > 0 ? this.#order[this.#order.length - 1]!.gts : t.gts;
+      t.version++;
+      t.gts = Math.max(maxGts, t.gts) + 1;
+      t.updatedAt = t.gts;
+      this.#order.push(t);
+      this.history.push({ id, generated_timestamp: t.gts });
+    }
+  }
+
+  /** Create the late custom field now (schema drift). */
+  addLateField(): void {
+    if (!this.#fields.some((f) => f.id === LATE_CUSTOM_FIELD.id)) this.#fields.push(LATE_CUSTOM_FIELD);
+  }
+
+  /**
+   * The ticket versions a complete export with these parameters must deliver: the current version of
+   * every ticket in scope. Sorted by id.
+   */
+  expectedTickets(scope: { supportTypeScope?: 'agent' | 'ai_agent' | 'all'; excludeDeleted?: boolean; startTime?: number; endTime?: number } = {}): { id: number; generated_timestamp: number }[] {
+    const scopeName = scope.supportTypeScope ?? 'all';
+    return this.#order
+      .filter((t) => this.#inScope(t, scopeName, scope.excludeDeleted ?? false))
+      .filter((t) => t.gts >= (scope.startTime ?? 0) && (scope.endTime === undefined || t.gts < scope.endTime))
+      .map((t) => ({ id: t.id, generated_timestamp: t.gts }))
+      .sort((a, b) => a.id - b.id);
+  }
+
+  /** The full JSON of a ticket's current version, as the export serves it. */
+  ticketJson(id: number): Record<string, unknown> {
+    const t = this.#byId.get(id);
+    if (!t) throw new Error(`no ticket ${id}`);
+    return this.#render(t);
+  }
+
+  async start(port = 0, host = '127.0.0.1'): Promise<string> {
+    const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+      this.#handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: 'MockError', description: String(err) }));
+        } else res.destroy();
+      });
+    });
+    server.on('connection', (s: Socket) => {
+      this.#sockets.add(s);
+      s.on('close', () => this.#sockets.delete(s));
+    });
+    server.listen(port, host);
+    await once(server, 'listening');
+    this.#server = server;
+    const addr = server.address() as AddressInfo;
+    this.#baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+    return this.#baseUrl;
+  }
+
+  async close(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    this.#server = undefined;
+    for (const s of this.#sockets) s.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://stand-in');
+    const path = url.pathname.replace(/\.json$/, '');
+    const query = Object.fromEntries(url.searchParams);
+    const record: MockRequestRecord = { path, query, status: 200, at: Date.now() };
+    this.requests.push(record);
+
+    const auth = this.#authenticate(req.headers.authorization);
+    if (auth !== 'ok') {
+      record.status = auth === 'forbidden' ? 403 : 401;
+      return this.#json(res, record.status, auth === 'forbidden' ? { error: 'Forbidden', description: 'You do not have access to this page. Please contact the account owner of this help desk for further help.' } : { error: "Couldn't authenticate you" });
+    }
+    if (path === '/api/v2/ticket_fields') {
+      return this.#json(res, 200, { ticket_fields: this.#fields.map((f) => ({ ...f, url: `${this.#baseUrl}/api/v2/ticket_fields/${f.id}.json`, raw_title: f.title })), next_page: null, previous_page: null, count: this.#fields.length });
+    }
+    const timeBased = path === '/api/v2/incremental/tickets';
+    const cursorBased = path === '/api/v2/incremental/tickets/cursor';
+    if (!timeBased && !cursorBased) {
+      record.status = 404;
+      return this.#json(res, 404, { error: 'InvalidEndpoint', description: 'Not found' });
+    }
+
+    this.#exportRequests++;
+    const o = this.#opts;
+    if (o.lateFieldAfterRequests !== undefined && this.#exportRequests > o.lateFieldAfterRequests) this.addLateField();
+    if (o.updateEvery > 0 && this.#exportRequests % o.updateEvery === 0) this.updateTickets(o.updateCount);
+
+    // Rate limit: a sliding window of export requests.
+    const nowMs = Date.now();
+    if (o.rateLimit !== undefined) {
+      this.#rateHits = this.#rateHits.filter((t) => t > nowMs - o.rateWindowMs);
+      if (this.#rateHits.length >= o.rateLimit) {
+        const wait = Math.max(1, Math.ceil((this.#rateHits[0]! + o.rateWindowMs - nowMs) / 1000));
+        record.status = 429;
+        return this.#json(res, 429, { error: 'APIRateLimitExceeded', description: 'Number of allowed incremental export API requests per minute exceeded' }, { 'retry-after': String(wait) });
+      }
+      this.#rateHits.push(nowMs);
+    }
+
+    const fault = this.#queued.shift() ?? (o.faultRate > 0 && this.#rand() < o.faultRate ? o.faultKinds[Math.floor(this.#rand() * o.faultKinds.length)] : undefined);
+    if (fault) record.fault = fault;
+    const early = this.#earlyFault(fault, res, req);
+    if (early !== undefined) {
+      record.status = early;
+      return;
+    }
+
+    const page = timeBased ? this.#timePage(query, res) : this.#cursorPage(query, res);
+    if (page === undefined) {
+      record.status = res.statusCode;
+      return;
+    }
+    await this.#send(req, res, page, fault);
+  }
+
+  #authenticate(header: string | undefined): 'ok' | 'unauthorized' | 'forbidden' {
+    if (!header) return 'unauthorized';
+    const c = this.credentials;
+    if (header === `Bearer ${c.oauthToken}`) return 'ok';
+    if (header.startsWith('Basic ')) {
+      const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+      if (decoded === `${c.email}/token:${c.apiToken}` || decoded === `${c.email}:${c.password}`) return 'ok';
+      if (decoded.startsWith('agent@')) return 'forbidden';
+    }
+    return 'unauthorized';
+  }
+
+  #json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+    res.end(text);
+  }
+
+  #earlyFault(fault: FaultKind | undefined, res: ServerResponse, req: IncomingMessage): number | undefined {
+    switch (fault) {
+      case 'status-500':
+      case 'status-502':
+      case 'status-503':
+      case 'status-504': {
+        const status = Number(fault.slice(7));
+        this.#json(res, status, { error: 'InternalError', description: 'Something went wrong' });
+        return status;
+      }
+      case 'status-502-html':
+      case 'status-503-html': {
+        const status = Number(fault.slice(7, 10));
+        const html = `<html><head><title>${status} Bad Gateway</title></head><body><center><h1>${status}</h1></center><hr><center>nginx</center></body></html>`;
+        res.writeHead(status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(html) });
+        res.end(html);
+        return status;
+      }
+      case 'rate-limit':
+        this.#json(res, 429, { error: 'APIRateLimitExceeded', description: 'Rate limit exceeded' }, { 'retry-after': String(this.#opts.retryAfterSeconds) });
+        return 429;
+      case 'rate-limit-no-retry-after':
+        this.#json(res, 429, { error: 'APIRateLimitExceeded', description: 'Rate limit exceeded' });
+        return 429;
+      case 'reset-before-headers':
+        req.socket.destroy();
+        return 0;
+      case 'html-200': {
+        const html = '<!DOCTYPE html><html><body><h1>Help Center is under maintenance</h1></body></html>';
+        res.writeHead(200, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(html) });
+        res.end(html);
+        return 200;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  #inScope(t: StoredTicket, scope: string, excludeDeleted: boolean): boolean {
+    if (excludeDeleted && t.deleted) return false;
+    if (scope === 'agent' && t.supportType !== 'agent') return false;
+    if (scope === 'ai_agent' && t.supportType !== 'ai_agent') return false;
+    return true;
+  }
+
+  #indexOf(t: StoredTicket): number {
+    const i = this.#lowerBound(t.gts, t.id);
+    if (this.#order[i] !== t) throw new Error('mock store out of order');
+    return i;
+  }
+
+  /** First index whose (gts, id) >= (gts, id). */
+  #lowerBound(gts: number, id: number): number {
+    let lo = 0;
+    let hi = this.#order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = this.#order[mid]!;
+      if (m.gts < gts || (m.gts === gts && m.id < id)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  #params(query: Record<string, string>, res: ServerResponse): { perPage: number; scope: string; excludeDeleted: boolean; include: string[] } | undefined {
+    const perPage = query.per_page === undefined ? 1000 : Number(query.per_page);
+    if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) {
+      this.#json(res, 400, { error: 'InvalidValue', description: 'per_page must be between 1 and 1000' });
+      return undefined;
+    }
+    const scope = query.support_type_scope ?? 'agent';
+    if (!['agent', 'ai_agent', 'all'].includes(scope)) {
+      this.#json(res, 400, { error: 'InvalidValue', description: `Invalid support_type_scope ${scope}` });
+      return undefined;
+    }
+    return { perPage, scope, excludeDeleted: query.exclude_deleted === 'true', include: (query.include ?? '').split(',').filter(Boolean) };
+  }
+
+  #startTime(query: Record<string, string>, res: ServerResponse): number | undefined {
+    const raw = query.start_time;
+    const start = Number(raw);
+    if (raw === undefined || raw === '' || !Number.isInteger(start) || start < 0) {
+      this.#json(res, 400, { error: 'InvalidValue', description: 'start_time is required and must be a Unix epoch time in seconds' });
+      return undefined;
+    }
+    if (start > this.#opts.now() - 60) {
+      this.#json(res, 422, { error: 'InvalidValue', description: 'Too recent start_time. Use a start_time older than 1 minute' });
+      return undefined;
+    }
+    return start;
+  }
+
+  #anyInScopeFrom(from: number, p: { scope: string; excludeDeleted: boolean }): boolean {
+    for (let i = from; i < this.#order.length; i++) if (this.#inScope(this.#order[i]!, p.scope, p.excludeDeleted)) return true;
+    return false;
+  }
+
+  #collect(from: number, perPage: number, p: { scope: string; excludeDeleted: boolean }, grow: boolean): StoredTicket[] {
+    const out: StoredTicket[] = [];
+    let i = from;
+    for (; i < this.#order.length && out.length < perPage; i++) {
+      const t = this.#order[i]!;
+      if (this.#inScope(t, p.scope, p.excludeDeleted)) out.push(t);
+    }
+    if (grow && out.length > 0) {
+      // Zendesk's documented behaviour: a page never splits tickets that share the last timestamp.
+      const lastGts = out[out.length - 1]!.gts;
+      for (; i < this.#order.length && this.#order[i]!.gts === lastGts; i++) {
+        const t = this.#order[i]!;
+        if (this.#inScope(t, p.scope, p.excludeDeleted)) out.push(t);
+      }
+    }
+    return out;
+  }
+
+  #timePage(query: Record<string, string>, res: ServerResponse): PageBody | undefined {
+    const p = this.#params(query, res);
+    if (!p) return undefined;
+    const start = this.#startTime(query, res);
+    if (start === undefined) return undefined;
+    const from = this.#lowerBound(start, 0);
+    const tickets = this.#collect(from, p.perPage, p, this.#opts.clumpBehaviour === 'grow');
+    const last = tickets.length > 0 ? tickets[tickets.length - 1]! : undefined;
+    const afterIdx = last ? this.#indexOf(last) + 1 : from;
+    const endOfStream = !this.#anyInScopeFrom(afterIdx, p);
+    let endTime = last ? last.gts : start;
+    // When a whole (grown) page shares one timestamp, move past it so the export progresses.
+    if (this.#opts.clumpBehaviour === 'grow' && last && tickets[0]!.gts === last.gts && last.gts === start && !endOfStream) endTime = start + 1;
+    const q = new URLSearchParams({ ...query, start_time: String(endTime) });
+    return {
+      tickets,
+      include: p.include,
+      meta: {
+        count: tickets.length,
+        end_time: endTime,
+        next_page: `${this.#baseUrl}/api/v2/incremental/tickets.json?${q.toString()}`,
+        end_of_stream: endOfStream,
+      },
+    };
+  }
+
+  #cursorPage(query: Record<string, string>, res: ServerResponse): PageBody | undefined {
+    const p = this.#params(query, res);
+    if (!p) return undefined;
+    let from: number;
+    if (query.cursor !== undefined) {
+      const pos = this.#decodeCursor(query.cursor);
+      if (!pos) {
+        this.#json(res, 400, { errors: [{ code: 'InvalidCursor', title: 'Invalid cursor', detail: 'The cursor is invalid or has expired' }] });
+        return undefined;
+      }
+      from = this.#lowerBound(pos.gts, pos.id + 1);
+    } else {
+      const start = this.#startTime(query, res);
+      if (start === undefined) return undefined;
+      from = this.#lowerBound(start, 0);
+    }
+    const tickets = this.#collect(from, p.perPage, p, false);
+    const last = tickets.length > 0 ? tickets[tickets.length - 1]! : undefined;
+    const afterIdx = last ? this.#indexOf(last) + 1 : from;
+    const endOfStream = !this.#anyInScopeFrom(afterIdx, p);
+    const position = last ? { gts: last.gts, id: last.id } : afterIdx > 0 ? { gts: this.#order[afterIdx - 1]!.gts, id: this.#order[afterIdx - 1]!.id } : { gts: 0, id: 0 };
+    const afterCursor = this.#encodeCursor(position);
+    const beforeCursor = this.#encodeCursor(tickets[0] ? { gts: tickets[0].gts, id: tickets[0].id - 1 } : position);
+    const base = { ...query };
+    delete base.start_time;
+    const link = (cursor: string): string => `${this.#baseUrl}/api/v2/incremental/tickets/cursor.json?${new URLSearchParams({ ...base, cursor }).toString()}`;
+    return {
+      tickets,
+      include: p.include,
+      meta: {
+        after_url: link(afterCursor),
+        after_cursor: afterCursor,
+        before_url: link(beforeCursor),
+        before_cursor: beforeCursor,
+        end_of_stream: endOfStream,
+      },
+    };
+  }
+
+  #encodeCursor(pos: { gts: number; id: number }): string {
+    return Buffer.from(JSON.stringify([this.#cursorGeneration, pos.gts, pos.id])).toString('base64url');
+  }
+
+  #decodeCursor(cursor: string): { gts: number; id: number } | undefined {
+    try {
+      const [gen, gts, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [number, number, number];
+      if (gen !== this.#cursorGeneration || !Number.isInteger(gts) || !Number.isInteger(id)) return undefined;
+      return { gts, id };
+    } catch {
+      return undefined;
+    }
+  }
+
+  #render(t: StoredTicket): Record<string, unknown> {
+    const identity: TicketIdentity = {
+      id: t.id,
+      version: t.version,
+      generatedTimestamp: t.gts,
+      createdAt: t.createdAt,
+      updatedAt: t.updatedAt,
+      supportType: t.supportType,
+      deleted: t.deleted,
+    };
+    return generateTicket(
+      this.#opts.seed,
+      identity,
+      { descriptionBytes: t.huge ? this.#opts.hugeDescriptionBytes : 0, extraTopLevel: t.id > this.#opts.newKeysFromIndex },
+      this.#fields,
+      this.#baseUrl,
+    );
+  }
+
+  #sideloads(tickets: StoredTicket[], include: string[]): [string, unknown[]][] {
+    const out: [string, unknown[]][] = [];
+    const rendered = include.length > 0 ? tickets.map((t) => this.#render(t)) : [];
+    const unique = (key: string): number[] => [...new Set(rendered.map((r) => r[key]).filter((v): v is number => typeof v === 'number'))];
+    for (const name of include) {
+      if (name === 'users') out.push(['users', unique('requester_id').map((id) => ({ id, name: `User ${id % 100000}`, email: `user${id % 100000}@example.com`, role: 'end-user' }))]);
+      else if (name === 'groups') out.push(['groups', unique('group_id').map((id) => ({ id, name: `Group ${id % 100}` }))]);
+      else if (name === 'organizations') out.push(['organizations', unique('organization_id').map((id) => ({ id, name: `Org ${id % 1000}` }))]);
+      else if (name === 'brands') out.push(['brands', unique('brand_id').map((id) => ({ id, name: `Brand ${id % 10}` }))]);
+      else if (name === 'metric_sets') out.push(['metric_sets', rendered.map((r) => ({ ticket_id: r.id, reopens: Number(r.id) % 3, replies: Number(r.id) % 5 }))]);
+    }
+    return out;
+  }
+
+  async #send(req: IncomingMessage, res: ServerResponse, page: PageBody, fault: FaultKind | undefined): Promise<void> {
+    const o = this.#opts;
+    const gzip = o.gzip && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && fault !== 'reset-mid-body' && fault !== 'stall';
+    const headers: Record<string, string> = {
+      'content-type': 'application/json; charset=utf-8',
+      'x-rate-limit': String(o.rateLimit ?? 700),
+      'x-rate-limit-remaining': String(o.rateLimit === undefined ? 699 : Math.max(0, o.rateLimit - this.#rateHits.length)),
+      'zendesk-ratelimit-incremental-exports': `total=${o.rateLimit ?? 10}; remaining=${o.rateLimit === undefined ? 9 : Math.max(0, o.rateLimit - this.#rateHits.length)}; resets=${Math.ceil(o.rateWindowMs / 1000)}`,
+    };
+    if (gzip) headers['content-encoding'] = 'gzip';
+    res.writeHead(200, headers);
+    const gz = gzip ? createGzip({ flush: zlibConstants.Z_NO_FLUSH }) : undefined;
+    if (gz) gz.pipe(res);
+    const out = gz ?? res;
+    let chunkNo = 0;
+    const write = async (text: string): Promise<boolean> => {
+      if (res.destroyed) return false;
+      chunkNo++;
+      if (fault === 'reset-mid-body' && chunkNo === 3) {
+        res.socket?.destroy();
+        return false;
+      }
+      if (fault === 'stall' && chunkNo === 3) {
+        // Stop sending and hold the connection open: the client's idle timeout must fire.
+        await once(res, 'close');
+        return false;
+      }
+      if (fault === 'slow-drip') {
+        for (let k = 0; k < text.length; k += 4096) {
+          if (res.destroyed) return false;
+          if (!out.write(text.slice(k, k + 4096))) await drainOrClose(out, res);
+          await new Promise((r) => setTimeout(r, o.dripMs));
+        }
+        return true;
+      }
+      if (!out.write(text)) await drainOrClose(out, res);
+      return !res.destroyed;
+    };
+    const metaEntries = Object.entries(page.meta);
+    const order = o.envelopeOrder === 'random' ? (this.#rand() < 0.5 ? 'tickets-first' : 'tickets-last') : o.envelopeOrder;
+    let first = true;
+    const sep = (): string => {
+      const s = first ? '' : ',';
+      first = false;
+      return s;
+    };
+    const writeMeta = async (): Promise<boolean> => {
+      for (const [k, v] of metaEntries) if (!(await write(`${sep()}${JSON.stringify(k)}:${JSON.stringify(v)}`))) return false;
+      return true;
+    };
+    if (!(await write('{'))) return;
+    if (order === 'tickets-last' && !(await writeMeta())) return;
+    if (fault !== 'missing-tickets') {
+      if (!(await write(`${sep()}"tickets":[`))) return;
+      let n = 0;
+      for (const t of page.tickets) {
+        const body = fault === 'ticket-not-object' && n === 1 ? '"not a ticket"' : JSON.stringify(this.#render(t));
+        if (!(await write(`${n === 0 ? '' : ','}${body}`))) return;
+        n++;
+        if (fault === 'truncated' && n === Math.max(1, Math.floor(page.tickets.length / 2))) {
+          // A complete HTTP response whose JSON stops in the middle.
+          out.end();
+          return;
+        }
+      }
+      if (!(await write(']'))) return;
+    }
+    for (const [name, rows] of this.#sideloads(page.tickets, page.include)) {
+      if (!(await write(`${sep()}${JSON.stringify(name)}:${JSON.stringify(rows)}`))) return;
+    }
+    if (order === 'tickets-first' && !(await writeMeta())) return;
+    await write('}');
+    out.end();
+  }
+}
+
+/** Wait until `out` drains or the response closes, leaving no listener behind. */
+function drainOrClose(out: NodeJS.WritableStream, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.removeListener('drain', done);
+      res.removeListener('close', done);
+      resolve();
+    };
+    out.once('drain', done);
+    res.once('close', done);
+  });
+}
+
+interface PageBody {
+  tickets: StoredTicket[];
+  include: string[];
+  meta: Record<string, unknown>;
+}
+
+export async function startMockZendesk(options: MockZendeskOptions = {}, port = 0): Promise<MockZendesk> {
+  const mock = new MockZendesk(options);
+  await mock.start(port);
+  return mock;
+}

@@ -1,0 +1,148 @@
+import Assembler from 'stream-json/Assembler.js';
+import StreamJsonParser from 'stream-json/Parser.js';
+import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { PageScanner } from './page-scanner.js';
+
+/**
+ * One page envelope in, a flat list of events out: each element of each top-level array, and each
+ * other top-level member, wherever it sits in the envelope. Two interchangeable parsers:
+ *  - 'scan' (default): `PageScanner`, a byte scanner that hands each element to `JSON.parse`;
+ *  - 'stream-json': stream-json's tokenizer and Assembler, the reference.
+ * Both are synchronous: `write()` appends events to `out`; the caller drains it.
+ */
+export type PageEvent =
+  | { kind: 'element'; key: string; value: unknown; index: number }
+  | { kind: 'member'; key: string; value: unknown }
+  | { kind: 'array'; key: string };
+
+export type ParserKind = 'scan' | 'stream-json';
+
+export interface PageParser {
+  write(chunk: Buffer): void;
+  end(): void;
+}
+
+export function createPageParser(kind: ParserKind, out: PageEvent[]): PageParser {
+  if (kind === 'stream-json') return new StreamJsonPageParser(out);
+  const scanner = new PageScanner({
+    element: (key, value, index) => out.push({ kind: 'element', key, value, index }),
+    member: (key, value) => out.push({ kind: 'member', key, value }),
+    array: (key) => out.push({ kind: 'array', key }),
+  });
+  return scanner;
+}
+
+interface Token {
+  name: string;
+  value?: string;
+}
+
+/**
+ * stream-json's Parser driven synchronously: its tokens are collected as they are pushed, then
+ * assembled one element at a time.
+ */
+class StreamJsonPageParser implements PageParser {
+  readonly #out: PageEvent[];
+  readonly #tokens: Token[] = [];
+  readonly #parser: StreamJsonParser;
+  #depth = 0;
+  #key = '';
+  #inArray = false;
+  #index = 0;
+  #asm: Assembler | undefined;
+  #bytes = 0;
+  #closed = false;
+
+  constructor(out: PageEvent[]) {
+    this.#out = out;
+    const tokens = this.#tokens;
+    // Collect tokens synchronously instead of buffering them in the Readable side.
+    this.#parser = new (class extends StreamJsonParser {
+      override push(chunk: unknown): boolean {
+        if (chunk !== null) tokens.push(chunk as Token);
+        return true;
+      }
+    })({ packValues: true, streamValues: false });
+  }
+
+  write(chunk: Buffer): void {
+    this.#run((cb) => (this.#parser as unknown as { _transform(c: Buffer, e: string, cb: (err?: Error | null) => void): void })._transform(chunk, 'buffer', cb));
+    this.#bytes += chunk.length;
+  }
+
+  end(): void {
+    this.#run((cb) => (this.#parser as unknown as { _flush(cb: (err?: Error | null) => void): void })._flush(cb));
+    if (!this.#closed) {
+      throw new ZendeskEtlError(ErrorCodes.MALFORMED_PAGE, `malformed page: the body ended early after ${this.#bytes} bytes (byte ${this.#bytes})`, { byteOffset: this.#bytes });
+    }
+  }
+
+  #run(step: (cb: (err?: Error | null) => void) => void): void {
+    let failure: Error | null | undefined;
+    step((err) => {
+      failure = err;
+    });
+    if (failure) {
+      throw new ZendeskEtlError(ErrorCodes.MALFORMED_PAGE, `malformed page: ${failure.message} (near byte ${this.#bytes})`, { byteOffset: this.#bytes }, { cause: failure });
+    }
+    for (const t of this.#tokens) this.#token(t);
+    this.#tokens.length = 0;
+  }
+
+  #token(t: Token): void {
+    if (this.#closed) throw this.#error(`unexpected ${t.name} after the end of the page object`);
+    const asm = this.#asm;
+    if (asm) {
+      asm.consume(t);
+      if (asm.done) {
+        this.#asm = undefined;
+        this.#emitValue(asm.current);
+      }
+      return;
+    }
+    if (this.#depth === 0) {
+      if (t.name !== 'startObject') throw this.#error(`expected "{" to open the page object, got ${t.name}`);
+      this.#depth = 1;
+      return;
+    }
+    if (this.#inArray) {
+      if (t.name === 'endArray') {
+        this.#inArray = false;
+        return;
+      }
+      this.#startValue(t);
+      return;
+    }
+    if (t.name === 'keyValue') {
+      this.#key = t.value as string;
+      return;
+    }
+    if (t.name === 'endObject') {
+      this.#closed = true;
+      return;
+    }
+    if (t.name === 'startArray') {
+      this.#inArray = true;
+      this.#index = 0;
+      this.#out.push({ kind: 'array', key: this.#key });
+      return;
+    }
+    this.#startValue(t);
+  }
+
+  #startValue(t: Token): void {
+    const asm = new Assembler();
+    asm.consume(t);
+    if (asm.done) this.#emitValue(asm.current);
+    else this.#asm = asm;
+  }
+
+  #emitValue(value: unknown): void {
+    if (this.#inArray) this.#out.push({ kind: 'element', key: this.#key, value, index: this.#index++ });
+    else this.#out.push({ kind: 'member', key: this.#key, value });
+  }
+
+  #error(message: string): ZendeskEtlError {
+    return new ZendeskEtlError(ErrorCodes.MALFORMED_PAGE, `malformed page: ${message} (near byte ${this.#bytes})`, { byteOffset: this.#bytes });
+  }
+}

@@ -1,0 +1,310 @@
+import { Readable } from 'node:stream';
+import Bottleneck from 'bottleneck';
+import pRetry from 'p-retry';
+import type { Credentials } from '../auth.js';
+import { Checkpoint, SideloadRecord, type Item } from '../checkpoint.js';
+import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
+import { ExportStats } from '../stats.js';
+import { ZendeskHttp, type HttpTimeouts } from './http-client.js';
+import { createPageParser, type PageEvent, type ParserKind } from './page-parser.js';
+import { Paginator, type ExportPosition, type PageMeta, type PageRequest, type PaginationMode } from './pagination.js';
+
+/** A ticket as Zendesk sends it. Only `id` and `generated_timestamp` are relied on. */
+export interface ZendeskTicket {
+  id: number;
+  generated_timestamp: number;
+  [key: string]: unknown;
+}
+
+export interface TicketSourceOptions {
+  /** `https://acme.zendesk.com`, or the stand-in's URL. See `resolveOrigin()`. */
+  origin: string;
+  credentials: Credentials;
+  /** Default 'cursor' (Zendesk's recommendation); 'time' is the seed's endpoint. */
+  pagination?: PaginationMode;
+  /** Unix seconds. Ignored when `position` is given (resume). Default 0. */
+  startTime?: number;
+  /** Unix seconds, exclusive: stop before versions generated at or after it. */
+  endTime?: number;
+  /** Resume from a saved position instead of `startTime`. */
+  position?: ExportPosition;
+  /** 1 to 1000. Default 1000. */
+  perPage?: number;
+  /** Default 'all', so tickets handled by AI agents are not silently missing. */
+  supportTypeScope?: 'agent' | 'ai_agent' | 'all';
+  excludeDeleted?: boolean;
+  /** Sideloads (`users`, `groups`, ...). Their rows come out as `SideloadRecord`s. */
+  include?: readonly string[];
+  /** Export requests per minute. Default 10 (Zendesk's limit); 30 with High Volume; 0 turns it off. */
+  rateLimit?: number;
+  /** Share one limiter between the streams of one account. Overrides `rateLimit`. */
+  limiter?: Bottleneck;
+  /** Retries of one page before the run stops. Default 8. */
+  retries?: number;
+  /** The longest time spent retrying one page, ms. Default 15 minutes. */
+  maxRetryTimeMs?: number;
+  /** First backoff delay, ms. Default 1000. Doubles each time, up to `maxRetryDelayMs`. */
+  minRetryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  timeouts?: HttpTimeouts;
+  /** What to do when time-based pagination is stuck on a timestamp. Default 'cursor'. */
+  onStuck?: 'cursor' | 'error';
+  /** 'scan' (default: byte scanner + JSON.parse per element) or 'stream-json'. */
+  parser?: ParserKind;
+  stats?: ExportStats;
+  /** Called with each raw body chunk of each successful page attempt (for a raw archive). */
+  onRawChunk?: (chunk: Buffer, request: PageRequest, attempt: number) => void;
+  /** Clock, Unix seconds (the 1-minute floor on start_time). */
+  now?: () => number;
+}
+
+const STREAM = 'tickets';
+
+/**
+ * A pull-based `Readable` in object mode: ticket versions, with a `Checkpoint` after each page. It
+ * reads the HTTP body only as fast as downstream consumes, fetches pages under a rate limiter, and
+ * retries failures without delivering a version twice. `stop()` ends it after the page in progress.
+ */
+export class TicketSource extends Readable {
+  readonly stats: ExportStats;
+  readonly #opts: TicketSourceOptions;
+  readonly #http: ZendeskHttp;
+  readonly #limiter: Bottleneck | undefined;
+  readonly #paginator: Paginator;
+  readonly #perPage: number;
+  readonly #abort = new AbortController();
+  #started = false;
+  #stopping = false;
+  #wake: (() => void) | undefined;
+
+  constructor(opts: TicketSourceOptions) {
+    super({ objectMode: true, highWaterMark: 64 });
+    const perPage = opts.perPage ?? 1000;
+    if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw invalidOption('perPage', 'a whole number from 1 to 1000', opts.perPage);
+    const rate = opts.rateLimit ?? 10;
+    if (typeof rate !== 'number' || !(rate >= 0) || !Number.isFinite(rate)) throw invalidOption('rateLimit', 'a number of requests per minute >= 0 (0 turns the limiter off)', opts.rateLimit);
+    const mode = opts.position?.mode ?? opts.pagination ?? 'cursor';
+    if (mode !== 'cursor' && mode !== 'time') throw invalidOption('pagination', '"cursor" or "time"', mode);
+    this.#opts = opts;
+    this.#perPage = perPage;
+    this.stats = opts.stats ?? new ExportStats();
+    this.#http = new ZendeskHttp(opts.origin, opts.credentials, opts.timeouts);
+    // Space requests evenly, 1% wider than the limit, so a sliding window on Zendesk's side never
+    // sees one request too many.
+    this.#limiter = opts.limiter ?? (rate > 0 ? new Bottleneck({ maxConcurrent: 1, minTime: Math.ceil((60_000 / rate) * 1.01) }) : undefined);
+    this.#paginator = new Paginator({ mode, startTime: opts.startTime ?? 0, endTime: opts.endTime, onStuck: opts.onStuck ?? 'cursor' }, opts.position);
+  }
+
+  /** Where the source stands now (after the last page it read). */
+  position(): ExportPosition {
+    return this.#paginator.position();
+  }
+
+  /** Finish the page in progress, emit its checkpoint, then end. */
+  stop(): void {
+    this.#stopping = true;
+  }
+
+  override _read(): void {
+    if (!this.#started) {
+      this.#started = true;
+      this.#run().then(
+        () => this.push(null),
+        (err: unknown) => this.destroy(err as Error),
+      );
+      return;
+    }
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#abort.abort();
+    this.#wake?.();
+    this.#http.close().then(
+      () => callback(err),
+      () => callback(err),
+    );
+  }
+
+  /** Push with backpressure: wait for `_read()` when the buffer is full. */
+  async #emit(item: Item<ZendeskTicket>): Promise<void> {
+    if (this.push(item)) return;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  async #run(): Promise<void> {
+    const p = this.#paginator;
+    const now = this.#opts.now ?? (() => Math.floor(Date.now() / 1000));
+    while (!p.done && !this.#stopping && !this.destroyed) {
+      const req = p.nextRequest();
+      if (req.endpoint === 'time' && req.startTime !== undefined && req.startTime > now() - 61) {
+        // Zendesk refuses a start_time less than a minute old (422): there is nothing new yet.
+        p.tooRecent();
+        break;
+      }
+      let outcome: 'next' | 'done' | 'switched-to-cursor';
+      try {
+        outcome = await this.#page(req);
+      } catch (err) {
+        if (err instanceof ZendeskEtlError && err.code === ErrorCodes.INVALID_CURSOR && req.endpoint === 'cursor' && req.cursor !== undefined) {
+          p.cursorRejected();
+          this.stats.notes.push(`the cursor was refused; resumed from start_time=${p.position().startTime} (the last delivered generated_timestamp)`);
+          continue;
+        }
+        if (err instanceof ZendeskEtlError && err.code === ErrorCodes.CLIENT_ERROR && err.status === 422 && req.endpoint === 'time') {
+          p.tooRecent();
+          break;
+        }
+        throw err;
+      }
+      this.stats.pages++;
+      this.stats.watermark = p.position().watermark;
+      if (outcome === 'switched-to-cursor') {
+        this.stats.notes.push(`more tickets share generated_timestamp ${p.position().startTime} than a time-based page holds; finished through the cursor endpoint from there`);
+      }
+      await this.#emit(new Checkpoint(STREAM, p.position(), this.stats.pages));
+    }
+    if (p.done && this.stats.pages === 0) {
+      // Nothing to fetch (the window is empty or the start is too recent): still say where we stand.
+      await this.#emit(new Checkpoint(STREAM, p.position(), 0));
+    }
+  }
+
+  #query(req: PageRequest): string {
+    const o = this.#opts;
+    const q = new URLSearchParams();
+    if (req.cursor !== undefined) q.set('cursor', req.cursor);
+    else q.set('start_time', String(req.startTime ?? 0));
+    q.set('per_page', String(this.#perPage));
+    q.set('support_type_scope', o.supportTypeScope ?? 'all');
+    if (o.excludeDeleted) q.set('exclude_deleted', 'true');
+    if (o.include && o.include.length > 0) q.set('include', o.include.join(','));
+    const path = req.endpoint === 'cursor' ? '/api/v2/incremental/tickets/cursor.json' : '/api/v2/incremental/tickets.json';
+    return `${path}?${q.toString()}`;
+  }
+
+  /** Fetch, stream and complete one page, retrying as needed. */
+  async #page(req: PageRequest): Promise<'next' | 'done' | 'switched-to-cursor'> {
+    const o = this.#opts;
+    const url = this.#query(req);
+    let attempt = 0;
+    const meta = await pRetry(
+      async () => {
+        attempt++;
+        return this.#attempt(req, url, attempt);
+      },
+      {
+        retries: o.retries ?? 8,
+        maxRetryTime: o.maxRetryTimeMs ?? 15 * 60_000,
+        minTimeout: o.minRetryDelayMs ?? 1000,
+        maxTimeout: o.maxRetryDelayMs ?? 60_000,
+        factor: 2,
+        randomize: true,
+        signal: this.#abort.signal,
+        shouldRetry: ({ error }) => error instanceof ZendeskEtlError && error.retriable && !this.destroyed,
+        // A 429 with Retry-After waits exactly that long (in onFailedAttempt), and no more.
+        shouldConsumeRetry: ({ error }) => !(error instanceof ZendeskEtlError && error.code === ErrorCodes.RATE_LIMITED && error.retryAfterMs !== undefined),
+        onFailedAttempt: async ({ error }) => {
+          if (!(error instanceof ZendeskEtlError) || !error.retriable) return;
+          this.stats.retries++;
+          if (error.code === ErrorCodes.RATE_LIMITED) {
+            this.stats.rateLimited++;
+            if (error.retryAfterMs !== undefined) {
+              const t0 = performance.now();
+              await sleep(error.retryAfterMs, this.#abort.signal);
+              this.stats.rateWaitMs += performance.now() - t0;
+            }
+          }
+        },
+      },
+    ).catch((err: unknown) => {
+      if (err instanceof ZendeskEtlError && err.retriable) {
+        throw new ZendeskEtlError(ErrorCodes.RETRIES_EXHAUSTED, `gave up on ${err.url ?? url} after ${attempt} attempts; last error: ${err.message}`, { url: err.url, status: err.status, attempt }, { cause: err });
+      }
+      throw err;
+    });
+    return this.#paginator.completePage(meta, this.#perPage);
+  }
+
+  async #attempt(req: PageRequest, url: string, attempt: number): Promise<PageMeta> {
+    const stats = this.stats;
+    if (this.#limiter) {
+      const t0 = performance.now();
+      await this.#limiter.schedule(() => Promise.resolve());
+      stats.rateWaitMs += performance.now() - t0;
+    }
+    stats.requests++;
+    const res = await this.#http.get(url, this.#abort.signal);
+    const meta: Record<string, unknown> = {};
+    let sawTickets = false;
+    const p = this.#paginator;
+    const onRaw = this.#opts.onRawChunk;
+    const includes = new Set(this.#opts.include ?? []);
+    const pending: PageEvent[] = [];
+    const parser = createPageParser(this.#opts.parser ?? 'scan', pending);
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        stats.bytes += chunk.length;
+        onRaw?.(chunk, req, attempt);
+        parser.write(chunk);
+        for (let k = 0; k < pending.length; k++) {
+          const ev = pending[k]!;
+          if (ev.kind === 'member') {
+            meta[ev.key] = ev.value;
+            continue;
+          }
+          if (ev.kind === 'array') {
+            if (ev.key === 'tickets') sawTickets = true;
+            continue;
+          }
+          if (ev.key === 'tickets') {
+            sawTickets = true;
+            const t = ev.value as ZendeskTicket;
+            if (t === null || typeof t !== 'object' || Array.isArray(t) || !Number.isInteger(t.id) || !Number.isInteger(t.generated_timestamp)) {
+              throw new ZendeskEtlError(ErrorCodes.MALFORMED_PAGE, `malformed page: element ${ev.index} of "tickets" is not a ticket with an integer id and generated_timestamp: ${JSON.stringify(t)?.slice(0, 120)}`, { url: res.url, attempt });
+            }
+            if (p.accept(t.id, t.generated_timestamp)) {
+              stats.tickets++;
+              await this.#emit(t);
+            } else stats.duplicatesSkipped++;
+          } else if (includes.has(ev.key) && ev.value !== null && typeof ev.value === 'object') {
+            await this.#emit(new SideloadRecord(ev.key, ev.value as Record<string, unknown>));
+          }
+        }
+        pending.length = 0;
+      }
+      parser.end();
+      for (const ev of pending) if (ev.kind === 'member') meta[ev.key] = ev.value;
+      pending.length = 0;
+    } catch (err) {
+      res.body.destroy();
+      if (err instanceof ZendeskEtlError) {
+        throw new ZendeskEtlError(err.code, `${err.message} on ${res.url}`, { url: res.url, attempt, status: res.status, byteOffset: err.byteOffset }, { cause: err.cause ?? err });
+      }
+      throw this.#http.networkError(err, res.url);
+    }
+    if (!sawTickets) {
+      throw new ZendeskEtlError(ErrorCodes.MALFORMED_PAGE, `malformed page: the envelope has no "tickets" array (keys: ${Object.keys(meta).join(', ') || 'none'}) on ${res.url}`, { url: res.url, attempt });
+    }
+    return meta;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

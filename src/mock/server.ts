@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, createGzip } from 'node:zlib';
 import {
   BASE_CUSTOM_FIELDS,
@@ -620,7 +621,7 @@ export class MockZendesk {
     if (gzip) headers['content-encoding'] = 'gzip';
     res.writeHead(200, headers);
     const gz = gzip ? createGzip({ flush: zlibConstants.Z_NO_FLUSH }) : undefined;
-    if (gz) gz.pipe(res);
+    if (gz) pipeline(gz, res).catch(() => undefined);
     const out = gz ?? res;
     let chunkNo = 0;
     const write = async (text: string): Promise<boolean> => {

@@ -1,4 +1,5 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Credentials } from '../auth.js';
@@ -76,8 +77,9 @@ export class ZendeskHttp {
     let body: Readable = res.body;
     if (encoding === 'gzip') {
       const gunzip = createGunzip();
-      res.body.on('error', (err) => gunzip.destroy(err));
-      body = res.body.pipe(gunzip);
+      // pipeline() forwards a failure of either side to the other; the reader sees it on `body`.
+      pipeline(res.body, gunzip).catch(() => undefined);
+      body = gunzip;
     }
     if (res.statusCode >= 200 && res.statusCode < 300) {
       const type = String(headers['content-type'] ?? '');

@@ -1,0 +1,70 @@
+import type { ExportStats } from '../stats.js';
+import { formatTime } from '../time.js';
+
+/**
+ * Progress on stderr: a one-line bar on a TTY, a log line every `intervalMs` otherwise. Shows pages,
+ * tickets, tickets/s, the generated_timestamp reached (as a date) and an ETA to now.
+ */
+export class Progress {
+  readonly #stats: ExportStats;
+  readonly #out: NodeJS.WriteStream | NodeJS.WritableStream;
+  readonly #tty: boolean;
+  readonly #startWatermark: number;
+  #timer: NodeJS.Timeout | undefined;
+  #lastLen = 0;
+
+  constructor(stats: ExportStats, out: NodeJS.WriteStream | NodeJS.WritableStream, opts: { intervalMs?: number; startWatermark?: number } = {}) {
+    this.#stats = stats;
+    this.#out = out;
+    this.#tty = 'isTTY' in out && out.isTTY === true;
+    this.#startWatermark = opts.startWatermark ?? -1;
+    this.#timer = setInterval(() => this.tick(), opts.intervalMs ?? (this.#tty ? 250 : 10_000));
+    this.#timer.unref();
+  }
+
+  line(): string {
+    const s = this.#stats;
+    const secs = Math.max(0.001, s.elapsedMs() / 1000);
+    const rate = s.tickets / secs;
+    const parts = [`pages ${s.pages}`, `tickets ${s.tickets.toLocaleString('en-US')}`, `${Math.round(rate).toLocaleString('en-US')}/s`];
+    if (s.watermark >= 0) {
+      parts.push(`reached ${formatTime(s.watermark)}`);
+      const now = Date.now() / 1000;
+      const first = this.#startWatermark >= 0 ? this.#startWatermark : s.watermark;
+      const covered = s.watermark - first;
+      const left = now - s.watermark;
+      if (covered > 0 && left > 0) parts.push(`ETA ${duration((left / covered) * secs)}`);
+    }
+    if (s.retries > 0) parts.push(`retries ${s.retries}`);
+    if (s.rateLimited > 0) parts.push(`429s ${s.rateLimited}`);
+    if (s.rejects > 0) parts.push(`rejects ${s.rejects}`);
+    parts.push(`committed ${s.rowsWritten.toLocaleString('en-US')} rows in ${s.filesCommitted} files`);
+    return parts.join(' | ');
+  }
+
+  tick(): void {
+    const text = this.line();
+    if (this.#tty) {
+      const pad = Math.max(0, this.#lastLen - text.length);
+      this.#out.write(`\r${text}${' '.repeat(pad)}`);
+      this.#lastLen = text.length;
+    } else {
+      this.#out.write(`progress: ${text}\n`);
+    }
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#tty && this.#lastLen > 0) this.#out.write('\n');
+  }
+}
+
+export function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  const h = Math.floor(s / 3600);
+  return h < 48 ? `${h}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.round(h / 24)}d`;
+}

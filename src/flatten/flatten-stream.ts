@@ -1,0 +1,68 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { isCheckpoint, isSideload, type Item } from '../checkpoint.js';
+import type { FieldCatalog } from '../schema/custom-fields.js';
+import type { ZendeskTicket } from '../source/ticket-source.js';
+import { ExportStats } from '../stats.js';
+import { flattenTicket, type TicketRow } from './flatten.js';
+
+export interface FlattenOptions {
+  catalog: FieldCatalog;
+  /** Re-read the field catalog when a ticket carries a custom field it does not know. */
+  refreshCatalog?: () => Promise<void>;
+  /** Drop versions whose updated_at is older than this (Unix seconds): `--exclude-system-updates`. */
+  excludeUpdatedBefore?: number;
+  stats?: ExportStats;
+  /** Default: now. */
+  extractedAt?: Date;
+}
+
+/**
+ * The flatten stage: tickets in, rows out, checkpoints and sideload rows passed through in order.
+ * A custom field created mid-run triggers one catalog refresh, so its column gets its real type.
+ */
+export class FlattenStream extends Transform {
+  readonly #opts: FlattenOptions;
+  readonly #stats: ExportStats;
+  readonly #extractedAt: string;
+  readonly #tried = new Set<number>();
+
+  constructor(opts: FlattenOptions) {
+    super({ objectMode: true, highWaterMark: 64 });
+    this.#opts = opts;
+    this.#stats = opts.stats ?? new ExportStats();
+    this.#extractedAt = (opts.extractedAt ?? new Date()).toISOString();
+  }
+
+  override _transform(item: Item<ZendeskTicket>, _enc: BufferEncoding, callback: TransformCallback): void {
+    if (isCheckpoint(item) || isSideload(item)) {
+      callback(null, item);
+      return;
+    }
+    const before = this.#opts.excludeUpdatedBefore;
+    if (before !== undefined && typeof item.updated_at === 'string' && Date.parse(item.updated_at) < before * 1000) {
+      this.#stats.systemUpdatesExcluded++;
+      callback();
+      return;
+    }
+    const ctx = { catalog: this.#opts.catalog, extractedAt: this.#extractedAt };
+    let result = flattenTicket(item, ctx);
+    const fresh = result.unknownFields.filter((id) => !this.#tried.has(id));
+    if (fresh.length > 0 && this.#opts.refreshCatalog) {
+      for (const id of fresh) this.#tried.add(id);
+      this.#opts.refreshCatalog().then(
+        () => {
+          result = flattenTicket(item, ctx);
+          this.#done(result.row, result.rejects, callback);
+        },
+        (err: unknown) => callback(err as Error),
+      );
+      return;
+    }
+    this.#done(result.row, result.rejects, callback);
+  }
+
+  #done(row: TicketRow, rejects: number, callback: TransformCallback): void {
+    this.#stats.rejects += rejects;
+    callback(null, row);
+  }
+}

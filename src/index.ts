@@ -1,0 +1,24 @@
+// The public API of zendesk-stream-etl.
+export { Credentials, credentialsFromEnv, type AuthKind } from './auth.js';
+export { Checkpoint, SideloadRecord, isCheckpoint, isRow, isSideload, type Item } from './checkpoint.js';
+export { ErrorCodes, ZendeskEtlError, isZendeskEtlError, type ErrorCode, type ErrorContext, type ErrorKind } from './errors.js';
+export { exportTickets, defaultStateName, type ExportTicketsOptions, type ExportResult } from './export.js';
+export { flattenTicket, coerce, type TicketRow, type RowValue, type Scalar, type FlattenContext, type FlattenResult } from './flatten/flatten.js';
+export { FlattenStream, type FlattenOptions } from './flatten/flatten-stream.js';
+export { MockZendesk, startMockZendesk, ALL_FAULTS, type FaultKind, type MockZendeskOptions, type MockCredentials, type MockRequestRecord } from './mock/server.js';
+export { FieldCatalog, columnTypeForFieldType, slug, type CustomField, type CustomFieldNaming } from './schema/custom-fields.js';
+export { TICKET_COLUMNS, METADATA_COLUMNS, EXTRA_COLUMN, type Column, type ColumnType } from './schema/ticket-schema.js';
+export { NdjsonFormat, ParquetFormat, parquetSchemaFields, type RowFileWriter, type RowFormat, type ParquetOptions } from './sink/file-writers.js';
+export { LakeSink, type LakeSinkOptions } from './sink/lake-sink.js';
+export { NdjsonStreamSink } from './sink/ndjson-stream-sink.js';
+export { parsePartitionSpec, partitionPath, DEFAULT_PARTITION, type PartitionSpec, type Granularity } from './sink/partition.js';
+export { ZendeskHttp, getJson, type HttpTimeouts, type HttpResponse } from './source/http-client.js';
+export { PageScanner, type PageScannerHandler, type PageScannerOptions } from './source/page-scanner.js';
+export { createPageParser, type PageEvent, type PageParser, type ParserKind } from './source/page-parser.js';
+export { Paginator, initialPosition, type ExportPosition, type PaginationMode, type PageMeta, type PageRequest } from './source/pagination.js';
+export { TicketSource, type TicketSourceOptions, type ZendeskTicket } from './source/ticket-source.js';
+export { Committer, type CommitStep, type CommitterOptions, type StagedFile } from './state/committer.js';
+export { StateStore, STATE_VERSION, type ExportState } from './state/state-store.js';
+export { ExportStats } from './stats.js';
+export { parseTime, formatTime } from './time.js';
+export { resolveOrigin, redactUrl } from './url.js';

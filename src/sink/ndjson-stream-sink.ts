@@ -1,0 +1,61 @@
+import { Writable } from 'node:stream';
+import { isCheckpoint, isSideload, type Checkpoint, type Item } from '../checkpoint.js';
+import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import type { TicketRow } from '../flatten/flatten.js';
+import { ExportStats } from '../stats.js';
+
+/**
+ * NDJSON to any byte stream (stdout for `--out -`): one JSON object per line, with backpressure.
+ * A byte stream cannot take part in an atomic commit, so this sink is at-least-once: it emits
+ * 'commit' for a checkpoint once every line before it was handed to the stream and flushed.
+ */
+export class NdjsonStreamSink extends Writable {
+  readonly #out: NodeJS.WritableStream;
+  readonly #stats: ExportStats;
+  #buf: string[] = [];
+  #len = 0;
+
+  constructor(out: NodeJS.WritableStream, stats?: ExportStats) {
+    super({ objectMode: true, highWaterMark: 64 });
+    this.#out = out;
+    this.#stats = stats ?? new ExportStats();
+  }
+
+  override _write(item: Item<TicketRow>, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (isSideload(item)) return callback();
+    if (isCheckpoint(item)) {
+      this.#flush().then(() => {
+        this.#stats.checkpointsCommitted++;
+        this.emit('commit', item satisfies Checkpoint);
+        callback();
+      }, callback);
+      return;
+    }
+    const line = `${JSON.stringify(item)}\n`;
+    this.#buf.push(line);
+    this.#len += line.length;
+    this.#stats.rowsWritten++;
+    if (this.#len >= 256 * 1024) this.#flush().then(() => callback(), callback);
+    else callback();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#flush().then(() => callback(), callback);
+  }
+
+  #flush(): Promise<void> {
+    if (this.#buf.length === 0) return Promise.resolve();
+    const text = this.#buf.join('');
+    this.#buf = [];
+    this.#len = 0;
+    return new Promise((resolve, reject) => {
+      const fail = (err: Error): void => reject(new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot write NDJSON to the output stream: ${err.message}`, {}, { cause: err }));
+      try {
+        if (this.#out.write(text)) resolve();
+        else this.#out.once('drain', resolve);
+      } catch (err) {
+        fail(err as Error);
+      }
+    });
+  }
+}

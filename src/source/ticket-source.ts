@@ -239,7 +239,7 @@ export class TicketSource extends Readable {
     }
     stats.requests++;
     const res = await this.#http.get(url, this.#abort.signal);
-    const meta: Record<string, unknown> = {};
+    const meta: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     let sawTickets = false;
     const p = this.#paginator;
     const onRaw = this.#opts.onRawChunk;

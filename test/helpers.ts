@@ -1,0 +1,142 @@
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { onTestFinished } from 'vitest';
+import { Credentials } from '../src/auth.js';
+import { main } from '../src/cli/main.js';
+import { MockZendesk, type MockZendeskOptions } from '../src/mock/server.js';
+
+export const ROOT = new URL('..', import.meta.url).pathname;
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+
+/** A stand-in on loopback, closed when the test finishes. */
+export async function startMock(opts: MockZendeskOptions = {}): Promise<MockZendesk> {
+  const mock = new MockZendesk(opts);
+  await mock.start();
+  onTestFinished(() => mock.close());
+  return mock;
+}
+
+export function tokenCredentials(mock: MockZendesk): Credentials {
+  return Credentials.apiToken(mock.credentials.email, mock.credentials.apiToken);
+}
+
+export function mockEnv(mock: MockZendesk, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ZENDESK_EMAIL: mock.credentials.email, ZENDESK_API_TOKEN: mock.credentials.apiToken, ...extra };
+}
+
+/** A temporary folder, removed when the test finishes. */
+export async function tempDir(prefix = 'zde-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+class StringSink extends Writable {
+  text = '';
+  isTTY = false;
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI in this process (fast), with its own stdout/stderr and environment. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<CliRun> {
+  const stdout = new StringSink();
+  const stderr = new StringSink();
+  const code = await main(args, { stdout, stderr, env, signal });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** Run the built CLI as a real process. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv, opts: { onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): { child: ReturnType<typeof spawn>; done: Promise<CliRun & { signal: NodeJS.Signals | null }> } {
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    opts.onStderr?.(stderr, child);
+  });
+  const done = new Promise<CliRun & { signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code: code ?? -1, signal, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+let instance: Promise<DuckDBConnection> | undefined;
+
+/** Query with DuckDB, an independent reader. Values come back as JSON-friendly objects. */
+export async function duck(sql: string): Promise<Record<string, unknown>[]> {
+  instance ??= DuckDBInstance.create(':memory:').then((db) => db.connect());
+  const c = await instance;
+  const reader = await c.runAndReadAll(sql);
+  return reader.getRowObjectsJson() as Record<string, unknown>[];
+}
+
+export function parquetGlob(out: string, table = 'tickets'): string {
+  return `read_parquet('${out}/${table}/**/*.parquet', hive_partitioning=true, union_by_name=true)`;
+}
+
+export function ndjsonGlob(out: string, table = 'tickets', ext = 'ndjson'): string {
+  return `read_json('${out}/${table}/**/*.${ext}', format='newline_delimited', union_by_name=true, maximum_object_size=134217728, sample_size=-1)`;
+}
+
+/** Every (id, generated_timestamp) in a lake, as "id:gts" strings. */
+export async function lakeVersions(out: string, format: 'parquet' | 'ndjson'): Promise<string[]> {
+  const files = await listFiles(join(out, 'tickets'));
+  if (files.length === 0) return [];
+  const src = format === 'parquet' ? parquetGlob(out) : ndjsonGlob(out);
+  const rows = await duck(`SELECT id::BIGINT AS id, generated_timestamp::BIGINT AS g FROM ${src}`);
+  return rows.map((r) => `${String(r.id)}:${String(r.g)}`);
+}
+
+export async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(d: string): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else out.push(p);
+    }
+  }
+  await walk(dir);
+  return out.sort();
+}
+
+/** Compare delivered versions with the stand-in's expected set: nothing missing, nothing twice. */
+export function checkExactlyOnce(got: readonly string[], expected: readonly { id: number; generated_timestamp: number }[], history?: readonly { id: number; generated_timestamp: number }[]): { missing: string[]; duplicates: string[]; unknown: string[] } {
+  const seen = new Map<string, number>();
+  for (const k of got) seen.set(k, (seen.get(k) ?? 0) + 1);
+  const missing = expected.map((e) => `${e.id}:${e.generated_timestamp}`).filter((k) => !seen.has(k));
+  const duplicates = [...seen].filter(([, n]) => n > 1).map(([k]) => k);
+  const known = new Set((history ?? expected).map((e) => `${e.id}:${e.generated_timestamp}`));
+  const unknown = [...seen.keys()].filter((k) => !known.has(k));
+  return { missing, duplicates, unknown };
+}
+
+export async function readJson<T>(path: string): Promise<T> {
+  return JSON.parse(await readFile(path, 'utf8')) as T;
+}
+
+export async function fileMode(path: string): Promise<number> {
+  return (await stat(path)).mode & 0o777;
+}

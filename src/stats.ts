@@ -43,6 +43,7 @@ export class ExportStats {
       rate_wait_ms: Math.round(this.rateWaitMs),
       bytes: this.bytes,
       elapsed_ms: this.elapsedMs(),
+      max_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
   }
 }

@@ -156,6 +156,7 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
     customFieldNames: oneOf('custom-field-names', values['custom-field-names'], ['id', 'title'] as const),
     parser: oneOf('parser', values.parser, ['scan', 'stream-json'] as const),
     signal: io.signal,
+    stdout: io.stdout,
   };
   if (opts.startTime !== undefined && opts.endTime !== undefined && opts.endTime <= opts.startTime) {
     throw invalidOption('--end-time', `later than --start-time (${formatTime(opts.startTime)})`, values['end-time']);

@@ -1,0 +1,140 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exportTickets } from '../src/export.js';
+import { LATE_CUSTOM_FIELD } from '../src/mock/ticket-generator.js';
+import { checkExactlyOnce, duck, fileMode, lakeVersions, listFiles, ndjsonGlob, parquetGlob, startMock, tempDir, tokenCredentials } from './helpers.js';
+
+const FAST = { rateLimit: 0, minRetryDelayMs: 1 } as const;
+
+describe('Parquet lake, read back with DuckDB', () => {
+  it('has typed columns: int64 ids, UTC timestamps, booleans, lists, typed custom fields, metadata', async () => {
+    const mock = await startMock({ tickets: 1500 });
+    const out = await tempDir();
+    const result = await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out, format: 'parquet', ...FAST });
+    expect(result.complete).toBe(true);
+    const types = Object.fromEntries((await duck(`DESCRIBE SELECT * FROM ${parquetGlob(out)}`)).map((r) => [r.column_name, r.column_type]));
+    expect(types).toMatchObject({
+      id: 'BIGINT',
+      generated_timestamp: 'BIGINT',
+      requester_id: 'BIGINT',
+      organization_id: 'BIGINT',
+      created_at: 'TIMESTAMP',
+      updated_at: 'TIMESTAMP',
+      due_at: 'TIMESTAMP',
+      has_incidents: 'BOOLEAN',
+      is_public: 'BOOLEAN',
+      collaborator_ids: 'BIGINT[]',
+      tags: 'VARCHAR[]',
+      via__channel: 'VARCHAR',
+      via__source__from__address: 'VARCHAR',
+      satisfaction_rating__score: 'VARCHAR',
+      satisfaction_rating__id: 'BIGINT',
+      custom_fields__360001: 'VARCHAR', // text
+      custom_fields__360003: 'BOOLEAN', // checkbox
+      custom_fields__360004: 'DATE', // date
+      custom_fields__360005: 'BIGINT', // integer (sent as a string)
+      custom_fields__360006: 'DOUBLE', // decimal
+      custom_fields__360008: 'VARCHAR', // tagger
+      custom_fields__360009: 'VARCHAR[]', // multiselect
+      custom_fields__360011: 'VARCHAR', // lookup: unknown type, kept as JSON text
+      _extracted_at: 'TIMESTAMP',
+      _rejects: 'VARCHAR',
+      _extra: 'VARCHAR',
+    });
+    expect(types.fields).toBeUndefined(); // the duplicate of custom_fields is dropped
+    // Values match the stand-in's JSON, ticket by ticket.
+    for (const id of [1, 4, 397, 1234]) {
+      const t = mock.ticketJson(id);
+      const cf = Object.fromEntries((t.custom_fields as { id: number; value: unknown }[]).map((f) => [f.id, f.value]));
+      const [row] = await duck(`SELECT id, strftime(created_at, '%Y-%m-%dT%H:%M:%SZ') AS created, tags, collaborator_ids, via__channel, custom_fields__360003 AS cb, strftime(custom_fields__360004, '%Y-%m-%d') AS d, custom_fields__360005 AS i, custom_fields__360006 AS dec, custom_fields__360009 AS ms, _rejects FROM ${parquetGlob(out)} WHERE id = ${id}`);
+      expect(row!.created).toBe(t.created_at);
+      expect(row!.tags).toEqual(t.tags);
+      expect((row!.collaborator_ids as string[]).map(Number)).toEqual(t.collaborator_ids);
+      expect(row!.via__channel).toBe(String((t.via as { channel: unknown }).channel));
+      expect(row!.cb).toBe(cf[360003]);
+      expect(row!.d).toBe(cf[360004]);
+      expect(row!.dec).toBe(cf[360006] === null ? null : Number(cf[360006]));
+      expect(row!.ms).toEqual(cf[360009]);
+      if (cf[360005] === 'abc') {
+        // A value that does not fit its column: null there, kept raw in _rejects, counted.
+        expect(row!.i).toBeNull();
+        expect(JSON.parse(row!._rejects as string)).toEqual({ custom_fields__360005: 'abc' });
+      } else expect(row!.i).toBe(cf[360005] === null ? null : String(Number(cf[360005])));
+    }
+    expect(result.stats.rejects).toBeGreaterThan(0);
+    const [rej] = await duck(`SELECT count(*) AS n FROM ${parquetGlob(out)} WHERE _rejects IS NOT NULL`);
+    expect(Number(rej!.n)).toBe(result.stats.rejects);
+    // via.channel sent as a number is text.
+    const [num] = await duck(`SELECT count(*) AS n FROM ${parquetGlob(out)} WHERE via__channel IN ('4', '0')`);
+    expect(Number(num!.n)).toBeGreaterThan(0);
+  });
+
+  it('keeps keys the schema does not know in _extra, and a custom field created mid-run gets its own typed column', async () => {
+    const mock = await startMock({ tickets: 3000, newKeysFromIndex: 1000, lateFieldAfterRequests: 1 });
+    const out = await tempDir();
+    const result = await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out, format: 'parquet', perPage: 500, ...FAST });
+    expect(result.complete).toBe(true);
+    const [extra] = await duck(`SELECT _extra FROM ${parquetGlob(out)} WHERE id = 2500`);
+    const kept = JSON.parse(extra!._extra as string) as Record<string, unknown>;
+    expect(kept.ai_summary__text).toBe((mock.ticketJson(2500).ai_summary as { text: string }).text);
+    expect(kept.sentiment_score).toBe(mock.ticketJson(2500).sentiment_score);
+    const col = `custom_fields__${LATE_CUSTOM_FIELD.id}`;
+    const types = Object.fromEntries((await duck(`DESCRIBE SELECT * FROM ${parquetGlob(out)}`)).map((r) => [r.column_name, r.column_type]));
+    expect(types[col]).toBe('BIGINT');
+    const [late] = await duck(`SELECT count(${col}) AS n FROM ${parquetGlob(out)}`);
+    expect(Number(late!.n)).toBeGreaterThan(1000);
+    expect(checkExactlyOnce(await lakeVersions(out, 'parquet'), mock.expectedTickets()).missing).toEqual([]);
+  });
+
+  it('--partition-by updated_at:month writes Hive folders that DuckDB reads as a column', async () => {
+    const mock = await startMock({ tickets: 1200, spacing: 3000 }); // ~41 days of tickets
+    const out = await tempDir();
+    await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out, format: 'parquet', partitionBy: 'updated_at:month', ...FAST });
+    const files = await listFiles(join(out, 'tickets'));
+    expect(files.every((f) => /\/tickets\/updated_at_month=\d{4}-\d{2}\/part-[\w-]+\.parquet$/.test(f))).toBe(true);
+    expect(new Set(files.map((f) => f.split('/').at(-2))).size).toBeGreaterThan(1);
+    const wrong = await duck(`SELECT count(*) AS n FROM ${parquetGlob(out)} WHERE strftime(updated_at, '%Y-%m') <> updated_at_month`);
+    expect(Number(wrong[0]!.n)).toBe(0);
+  });
+
+  it('rotates files by rows, and the state file is private (0600) and holds no credential', async () => {
+    const mock = await startMock({ tickets: 2000 });
+    const out = await tempDir();
+    const result = await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out, format: 'parquet', perPage: 250, maxRowsPerFile: 500, ...FAST });
+    const files = await listFiles(join(out, 'tickets'));
+    expect(files.length).toBe(4);
+    expect(result.state!.files.length).toBe(4);
+    const statePath = join(out, '_state', 'tickets.json');
+    expect(await fileMode(statePath)).toBe(0o600);
+    const text = await readFile(statePath, 'utf8');
+    expect(text).not.toContain(mock.credentials.apiToken);
+    expect(text).not.toContain(Buffer.from(`${mock.credentials.email}/token:${mock.credentials.apiToken}`).toString('base64'));
+    expect(await listFiles(join(out, '_staging'))).toEqual([]);
+  });
+});
+
+describe('NDJSON lake', () => {
+  it('writes one flattened row per line, readable by DuckDB, and gzip on request', async () => {
+    const mock = await startMock({ tickets: 1300 });
+    for (const gzip of [false, true]) {
+      const out = await tempDir();
+      const result = await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out, format: 'ndjson', gzip, ...FAST });
+      expect(result.complete).toBe(true);
+      const files = await listFiles(join(out, 'tickets'));
+      expect(files.every((f) => f.endsWith(gzip ? '.ndjson.gz' : '.ndjson'))).toBe(true);
+      const src = ndjsonGlob(out, 'tickets', gzip ? 'ndjson.gz' : 'ndjson');
+      const [row] = await duck(`SELECT id, via__channel, custom_fields__360003 AS cb, custom_fields__360005 AS i, tags FROM ${src} WHERE id = 4`);
+      const t = mock.ticketJson(4);
+      expect(Number(row!.id)).toBe(4);
+      expect(row!.via__channel).toBe(String((t.via as { channel: unknown }).channel));
+      expect(row!.tags).toEqual(t.tags);
+      const cf = Object.fromEntries((t.custom_fields as { id: number; value: unknown }[]).map((f) => [f.id, f.value]));
+      expect(row!.cb).toBe(cf[360003]);
+      const versions = (await duck(`SELECT id, generated_timestamp AS g FROM ${src}`)).map((r) => `${String(r.id)}:${String(r.g)}`);
+      const check = checkExactlyOnce(versions, mock.expectedTickets());
+      expect(check.missing).toEqual([]);
+      expect(check.duplicates).toEqual([]);
+    }
+  });
+});

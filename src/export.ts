@@ -43,6 +43,8 @@ export interface ExportTicketsOptions {
   maxBytesPerFile?: number;
   commitIntervalMs?: number;
   rowGroupSize?: number;
+  /** A file format of your own (or a wrapped one); overrides `format` for files. */
+  rowFormat?: RowFormat;
   customFieldNames?: CustomFieldNaming;
   parser?: ParserKind;
   timeouts?: HttpTimeouts;
@@ -150,7 +152,7 @@ export async function exportTickets(opts: ExportTicketsOptions): Promise<ExportR
     let lake: LakeSink | undefined;
     let lastState: ExportState | undefined = saved;
     if (committer) {
-      const rowFormat: RowFormat = format === 'parquet' ? new ParquetFormat({ rowGroupSize: opts.rowGroupSize }) : new NdjsonFormat({ gzip: opts.gzip ?? false });
+      const rowFormat: RowFormat = opts.rowFormat ?? (format === 'parquet' ? new ParquetFormat({ rowGroupSize: opts.rowGroupSize }) : new NdjsonFormat({ gzip: opts.gzip ?? false }));
       lake = new LakeSink({
         committer,
         format: rowFormat,

@@ -30,12 +30,13 @@ describe('backpressure and bounded memory', () => {
   it('the CLI exporting a 100 MB page keeps a peak RSS far below the page size', async () => {
     const mock = await startMock({ tickets: 1000, hugeEvery: 1, hugeDescriptionBytes: 120 * 1024 });
     const run = spawnCli(['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', '-', '--quiet'], mockEnv(mock));
-    let bytes = 0;
+    let lines = 0;
     run.child.stdout!.on('data', (d: Buffer) => {
-      bytes += d.length;
+      for (const b of d) if (b === 0x0a) lines++;
     });
     const done = await run.done;
     expect(done.code).toBe(0);
+    expect(lines).toBe(1000);
     const summary = JSON.parse(/summary: (.*)/.exec(done.stderr)![1]!) as Record<string, number>;
     expect(summary.bytes).toBeGreaterThan(120 * MB);
     expect(summary.tickets).toBe(1000);

@@ -31,7 +31,8 @@ export interface RowFormat {
   open(path: string, columns: readonly Column[]): Promise<RowFileWriter>;
 }
 
-function writeError(path: string, err: unknown): ZendeskEtlError {
+/** A coded SINK_WRITE error for a failed write, naming the file and the reason (full disk, read-only). */
+export function writeError(path: string, err: unknown): ZendeskEtlError {
   if (err instanceof ZendeskEtlError) return err;
   const code = (err as NodeJS.ErrnoException).code;
   const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? 'the folder is not writable' : (err as Error).message;

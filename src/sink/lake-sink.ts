@@ -8,7 +8,7 @@ import type { Column } from '../schema/ticket-schema.js';
 import type { Committer, StagedFile } from '../state/committer.js';
 import { STATE_VERSION, type ExportState } from '../state/state-store.js';
 import { ExportStats } from '../stats.js';
-import type { RowFileWriter, RowFormat } from './file-writers.js';
+import { writeError, type RowFileWriter, type RowFormat } from './file-writers.js';
 import { partitionPath, type PartitionSpec } from './partition.js';
 
 export interface LakeSinkOptions {
@@ -112,7 +112,11 @@ export class LakeSink extends Writable {
       return;
     }
     const file = await this.#fileFor(item);
-    await file.writer.write(item);
+    try {
+      await file.writer.write(item);
+    } catch (err) {
+      throw writeError(file.staged, err);
+    }
     this.#rowsSinceCheckpoint++;
   }
 

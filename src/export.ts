@@ -1,6 +1,6 @@
 import { resolve, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Credentials } from './auth.js';
 import type { Checkpoint } from './checkpoint.js';
 import { invalidOption } from './errors.js';
@@ -15,26 +15,19 @@ import { ZendeskHttp, type HttpTimeouts } from './source/http-client.js';
 import type { ParserKind } from './source/page-parser.js';
 import type { ExportPosition, PaginationMode } from './source/pagination.js';
 import { TicketSource } from './source/ticket-source.js';
+import { RawArchive } from './source/raw-archive.js';
+import { ReplaySource, readArchivedFields } from './source/replay-source.js';
 import { Committer, type CommitStep } from './state/committer.js';
 import { STATE_VERSION, StateStore, type ExportState } from './state/state-store.js';
 import { ExportStats } from './stats.js';
 
-export interface ExportTicketsOptions {
-  origin: string;
-  credentials: Credentials;
+/** Options shared by every run that writes a lake (export and replay). */
+export interface LakeRunOptions {
   format?: 'parquet' | 'ndjson';
   /** The lake folder, or '-' for NDJSON on `stdout`. */
   out: string;
   /** Default: `<out>/_state/tickets.json` (per window when `endTime` is set). */
   statePath?: string | undefined;
-  pagination?: PaginationMode;
-  startTime?: number | undefined;
-  endTime?: number | undefined;
-  rateLimit?: number;
-  perPage?: number;
-  supportTypeScope?: 'agent' | 'ai_agent' | 'all';
-  excludeDeleted?: boolean;
-  include?: readonly string[];
   excludeSystemUpdates?: boolean;
   /** `updated_at:month` and the like. */
   partitionBy?: string | undefined;
@@ -47,11 +40,6 @@ export interface ExportTicketsOptions {
   rowFormat?: RowFormat;
   customFieldNames?: CustomFieldNaming;
   parser?: ParserKind;
-  timeouts?: HttpTimeouts;
-  retries?: number;
-  maxRetryTimeMs?: number;
-  minRetryDelayMs?: number;
-  maxRetryDelayMs?: number;
   /** Stop after the page in progress, commit, and return with `complete: false`. */
   signal?: AbortSignal;
   stats?: ExportStats;
@@ -62,6 +50,31 @@ export interface ExportTicketsOptions {
   onCommit?: (checkpoint: Checkpoint) => void;
   /** For crash-injection tests. */
   onCommitStep?: (step: CommitStep) => void;
+}
+
+export interface ExportTicketsOptions extends LakeRunOptions {
+  origin: string;
+  credentials: Credentials;
+  pagination?: PaginationMode;
+  startTime?: number | undefined;
+  endTime?: number | undefined;
+  rateLimit?: number;
+  perPage?: number;
+  supportTypeScope?: 'agent' | 'ai_agent' | 'all';
+  excludeDeleted?: boolean;
+  include?: readonly string[];
+  /** Keep each page's raw bytes, gzipped, in this folder (for `replayTickets`). */
+  raw?: string | undefined;
+  timeouts?: HttpTimeouts;
+  retries?: number;
+  maxRetryTimeMs?: number;
+  minRetryDelayMs?: number;
+  maxRetryDelayMs?: number;
+}
+
+export interface ReplayTicketsOptions extends LakeRunOptions {
+  /** The folder an export wrote with `raw`. */
+  rawDir: string;
 }
 
 export interface ExportResult {
@@ -76,50 +89,114 @@ export function defaultStateName(startTime: number | undefined, endTime: number 
   return endTime === undefined ? 'tickets.json' : `tickets-${startTime ?? 0}-${endTime}.json`;
 }
 
+/** A source the lake runner can drive: rows and checkpoints, a position, and a graceful stop. */
+type RunnableSource = Readable & { position(): ExportPosition; stop?(): void };
+
+interface PreparedLake {
+  format: 'parquet' | 'ndjson';
+  stats: ExportStats;
+  notes: string[];
+  statePath: string | undefined;
+  committer: Committer | undefined;
+  store: StateStore | undefined;
+  saved: ExportState | undefined;
+}
+
+async function prepareLake(opts: LakeRunOptions, stateName: string): Promise<PreparedLake> {
+  const format = opts.format ?? 'parquet';
+  if (format !== 'parquet' && format !== 'ndjson') throw invalidOption('format', '"parquet" or "ndjson"', format);
+  if (opts.out === '-' && format !== 'ndjson') throw invalidOption('format', '"ndjson" when the output is stdout (--out -)', format);
+  if (opts.partitionBy !== undefined) parsePartitionSpec(opts.partitionBy);
+  const outDir = opts.out === '-' ? undefined : resolve(opts.out);
+  const statePath = opts.statePath !== undefined ? resolve(opts.statePath) : outDir ? join(outDir, '_state', stateName) : undefined;
+  const committer = outDir && statePath ? new Committer({ outDir, statePath, onStep: opts.onCommitStep }) : undefined;
+  const store = committer?.store ?? (statePath ? new StateStore(statePath) : undefined);
+  const saved = committer ? await committer.recover() : await store?.load();
+  return { format, stats: opts.stats ?? new ExportStats(), notes: [], statePath, committer, store, saved };
+}
+
+function freshState(stream: string, window: ExportState['window'], position: ExportPosition): ExportState {
+  return { version: STATE_VERSION, stream, window, position, files: [], counters: { rows: 0, commits: 0, rejects: 0 }, updatedAt: new Date().toISOString() };
+}
+
+/** `pipeline(source, flatten, sink)`, with the sink chosen, signals wired and the result gathered. */
+async function runLake(opts: LakeRunOptions, lake: PreparedLake, baseState: ExportState, source: RunnableSource, flatten: FlattenStream, catalog: FieldCatalog): Promise<ExportResult> {
+  const { stats, committer, store } = lake;
+  opts.onStart?.({ resumed: lake.saved !== undefined, position: source.position(), statePath: lake.statePath, notes: lake.notes });
+  let sink: Writable;
+  let lakeSink: LakeSink | undefined;
+  let lastState = lake.saved;
+  let saving = Promise.resolve();
+  if (committer) {
+    const rowFormat: RowFormat = opts.rowFormat ?? (lake.format === 'parquet' ? new ParquetFormat({ rowGroupSize: opts.rowGroupSize }) : new NdjsonFormat({ gzip: opts.gzip ?? false }));
+    lakeSink = new LakeSink({
+      committer,
+      format: rowFormat,
+      columns: (): Column[] => [...TICKET_COLUMNS, ...catalog.columns(), ...METADATA_COLUMNS],
+      schemaVersion: () => catalog.version,
+      partitionBy: opts.partitionBy === undefined ? undefined : parsePartitionSpec(opts.partitionBy),
+      maxRowsPerFile: opts.maxRowsPerFile,
+      maxBytesPerFile: opts.maxBytesPerFile,
+      commitIntervalMs: opts.commitIntervalMs,
+      baseState,
+      stats,
+    });
+    sink = lakeSink;
+  } else {
+    sink = new NdjsonStreamSink(opts.stdout ?? process.stdout, stats);
+    // stdout cannot be committed atomically: the state (if asked for) follows what was flushed,
+    // saved one after another (at least once).
+    sink.on('commit', (cp: Checkpoint) => {
+      if (!store) return;
+      const next: ExportState = { ...baseState, position: cp.position, updatedAt: new Date().toISOString(), counters: { ...baseState.counters, rows: baseState.counters.rows + stats.rowsWritten } };
+      lastState = next;
+      saving = saving.then(() => store.save(next));
+    });
+  }
+  sink.on('commit', (cp: Checkpoint) => opts.onCommit?.(cp));
+  const onAbort = (): void => source.stop?.();
+  if (opts.signal?.aborted) source.stop?.();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await pipeline(source, flatten, sink);
+    await saving;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  for (const n of stats.notes) if (!lake.notes.includes(n)) lake.notes.push(n);
+  return { complete: source.position().done && !(opts.signal?.aborted ?? false), state: lakeSink ? lakeSink.state : lastState, stats, statePath: lake.statePath };
+}
+
 /**
  * Export tickets into a lake (or NDJSON on stdout), resuming from the saved state. The building
  * blocks are public too: this function is `pipeline(source, flatten, sink)` with the wiring done.
  */
 export async function exportTickets(opts: ExportTicketsOptions): Promise<ExportResult> {
-  const format = opts.format ?? 'parquet';
-  if (format !== 'parquet' && format !== 'ndjson') throw invalidOption('format', '"parquet" or "ndjson"', format);
-  if (opts.out === '-' && format !== 'ndjson') throw invalidOption('format', '"ndjson" when the output is stdout (--out -)', format);
   if (opts.startTime !== undefined && opts.endTime !== undefined && opts.endTime <= opts.startTime) {
     throw invalidOption('endTime', `later than the start time ${opts.startTime}`, opts.endTime);
   }
-  const partition = opts.partitionBy === undefined ? undefined : parsePartitionSpec(opts.partitionBy);
-  const stats = opts.stats ?? new ExportStats();
-  const notes: string[] = [];
-  const toStdout = opts.out === '-';
-  const outDir = toStdout ? undefined : resolve(opts.out);
-  const statePath = opts.statePath !== undefined ? resolve(opts.statePath) : outDir ? join(outDir, '_state', defaultStateName(opts.startTime, opts.endTime)) : undefined;
-
-  const committer = outDir && statePath ? new Committer({ outDir, statePath, onStep: opts.onCommitStep }) : undefined;
-  const store = committer?.store ?? (statePath ? new StateStore(statePath) : undefined);
-  const saved = committer ? await committer.recover() : await store?.load();
-
+  const lake = await prepareLake(opts, defaultStateName(opts.startTime, opts.endTime));
+  const saved = lake.saved;
   let position: ExportPosition | undefined;
   if (saved) {
     position = { ...saved.position };
     if (position.done && opts.endTime === undefined) position.done = false; // an incremental run: look for new changes
     if (opts.startTime !== undefined && opts.startTime !== saved.window.startTime) {
-      notes.push(`--start-time ${opts.startTime} is ignored: the saved state in ${statePath} wins (move it away to start over)`);
+      lake.notes.push(`--start-time ${opts.startTime} is ignored: the saved state in ${lake.statePath} wins (move it away to start over)`);
     }
   }
   const startTime = saved?.window.startTime ?? opts.startTime ?? 0;
-  const baseState: ExportState = saved ?? {
-    version: STATE_VERSION,
-    stream: 'tickets',
-    window: { startTime, endTime: opts.endTime },
-    position: { mode: opts.pagination ?? 'cursor', startTime, watermark: -1, boundary: [], done: false },
-    files: [],
-    counters: { rows: 0, commits: 0, rejects: 0 },
-    updatedAt: new Date().toISOString(),
-  };
+  const baseState = saved ?? freshState('tickets', { startTime, endTime: opts.endTime }, { mode: opts.pagination ?? 'cursor', startTime, watermark: -1, boundary: [], done: false });
 
   const http = new ZendeskHttp(opts.origin, opts.credentials, opts.timeouts);
   try {
     const catalog = await FieldCatalog.fetch(http, opts.customFieldNames ?? 'id');
+    let raw: RawArchive | undefined;
+    if (opts.raw !== undefined) {
+      raw = new RawArchive(resolve(opts.raw));
+      await raw.init();
+      await raw.saveFields(catalog.fields);
+    }
     const source = new TicketSource({
       origin: opts.origin,
       credentials: opts.credentials,
@@ -138,57 +215,36 @@ export async function exportTickets(opts: ExportTicketsOptions): Promise<ExportR
       maxRetryDelayMs: opts.maxRetryDelayMs,
       timeouts: opts.timeouts,
       parser: opts.parser,
-      stats,
+      raw,
+      stats: lake.stats,
     });
-    opts.onStart?.({ resumed: saved !== undefined, position: source.position(), statePath, notes });
-    const columns = (): Column[] => [...TICKET_COLUMNS, ...catalog.columns(), ...METADATA_COLUMNS];
     const flatten = new FlattenStream({
       catalog,
-      refreshCatalog: () => catalog.refresh(http),
+      refreshCatalog: async () => {
+        await catalog.refresh(http);
+        await raw?.saveFields(catalog.fields); // replay then types the new field too
+      },
       excludeUpdatedBefore: opts.excludeSystemUpdates ? startTime : undefined,
-      stats,
+      stats: lake.stats,
     });
-    let sink: Writable;
-    let lake: LakeSink | undefined;
-    let lastState: ExportState | undefined = saved;
-    if (committer) {
-      const rowFormat: RowFormat = opts.rowFormat ?? (format === 'parquet' ? new ParquetFormat({ rowGroupSize: opts.rowGroupSize }) : new NdjsonFormat({ gzip: opts.gzip ?? false }));
-      lake = new LakeSink({
-        committer,
-        format: rowFormat,
-        columns,
-        schemaVersion: () => catalog.version,
-        partitionBy: partition,
-        maxRowsPerFile: opts.maxRowsPerFile,
-        maxBytesPerFile: opts.maxBytesPerFile,
-        commitIntervalMs: opts.commitIntervalMs,
-        baseState,
-        stats,
-      });
-      sink = lake;
-    } else {
-      sink = new NdjsonStreamSink(opts.stdout ?? process.stdout, stats);
-      // stdout cannot be committed atomically: the state (if asked for) follows what was flushed.
-      sink.on('commit', (cp: Checkpoint) => {
-        if (!store) return;
-        const next: ExportState = { ...baseState, position: cp.position, updatedAt: new Date().toISOString(), counters: { ...baseState.counters, rows: baseState.counters.rows + stats.rowsWritten } };
-        lastState = next;
-        void store.save(next);
-      });
-    }
-    sink.on('commit', (cp: Checkpoint) => opts.onCommit?.(cp));
-    const onAbort = (): void => source.stop();
-    if (opts.signal?.aborted) source.stop();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      await pipeline(source, flatten, sink);
-    } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
-    }
-    for (const n of stats.notes) if (!notes.includes(n)) notes.push(n);
-    const state = lake ? lake.state : lastState;
-    return { complete: source.position().done && !(opts.signal?.aborted ?? false), state, stats, statePath };
+    return await runLake(opts, lake, baseState, source, flatten, catalog);
   } finally {
     await http.close();
   }
+}
+
+/**
+ * Rebuild a lake from a raw archive (`exportTickets({ raw })`) without calling Zendesk. Resumable like
+ * an export; its state lives in `<out>/_state/replay-tickets.json`.
+ */
+export async function replayTickets(opts: ReplayTicketsOptions): Promise<ExportResult> {
+  const lake = await prepareLake(opts, 'replay-tickets.json');
+  const fields = await readArchivedFields(resolve(opts.rawDir));
+  if (!fields) lake.notes.push(`${opts.rawDir} holds no ticket_fields.json: custom fields are stored as JSON text`);
+  const catalog = new FieldCatalog(fields ?? [], opts.customFieldNames ?? 'id');
+  const position = lake.saved?.position;
+  const baseState = lake.saved ?? freshState('tickets', { startTime: 0 }, { mode: 'time', startTime: 0, watermark: -1, boundary: [], done: false });
+  const source = new ReplaySource({ dir: resolve(opts.rawDir), position, parser: opts.parser, stats: lake.stats });
+  const flatten = new FlattenStream({ catalog, excludeUpdatedBefore: undefined, stats: lake.stats });
+  return runLake(opts, lake, baseState, source, flatten, catalog);
 }

@@ -2,7 +2,7 @@
 export { Credentials, credentialsFromEnv, type AuthKind } from './auth.js';
 export { Checkpoint, SideloadRecord, isCheckpoint, isRow, isSideload, type Item } from './checkpoint.js';
 export { ErrorCodes, ZendeskEtlError, isZendeskEtlError, type ErrorCode, type ErrorContext, type ErrorKind } from './errors.js';
-export { exportTickets, defaultStateName, type ExportTicketsOptions, type ExportResult } from './export.js';
+export { exportTickets, replayTickets, defaultStateName, type ExportTicketsOptions, type ReplayTicketsOptions, type LakeRunOptions, type ExportResult } from './export.js';
 export { flattenTicket, coerce, type TicketRow, type RowValue, type Scalar, type FlattenContext, type FlattenResult } from './flatten/flatten.js';
 export { FlattenStream, type FlattenOptions } from './flatten/flatten-stream.js';
 export { MockZendesk, startMockZendesk, ALL_FAULTS, type FaultKind, type MockZendeskOptions, type MockCredentials, type MockRequestRecord } from './mock/server.js';
@@ -16,6 +16,8 @@ export { ZendeskHttp, getJson, type HttpTimeouts, type HttpResponse } from './so
 export { PageScanner, type PageScannerHandler, type PageScannerOptions } from './source/page-scanner.js';
 export { createPageParser, type PageEvent, type PageParser, type ParserKind } from './source/page-parser.js';
 export { Paginator, initialPosition, type ExportPosition, type PaginationMode, type PageMeta, type PageRequest } from './source/pagination.js';
+export { RawArchive } from './source/raw-archive.js';
+export { ReplaySource, readArchivedFields, type ReplaySourceOptions } from './source/replay-source.js';
 export { TicketSource, type TicketSourceOptions, type ZendeskTicket } from './source/ticket-source.js';
 export { Committer, type CommitStep, type CommitterOptions, type StagedFile } from './state/committer.js';
 export { StateStore, STATE_VERSION, type ExportState } from './state/state-store.js';

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { credentialsFromEnv, Credentials } from '../auth.js';
 import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
-import { exportTickets, type ExportTicketsOptions } from '../export.js';
+import { exportTickets, replayTickets, type ExportResult, type ExportTicketsOptions, type LakeRunOptions, type ReplayTicketsOptions } from '../export.js';
 import { MockZendesk, type MockZendeskOptions } from '../mock/server.js';
 import { ExportStats } from '../stats.js';
 import { formatTime, parseTime } from '../time.js';
@@ -26,6 +26,8 @@ const HELP = `zendesk-etl: stream Zendesk's Incremental Ticket Export into Parqu
 
 Usage:
   zendesk-etl export tickets [options]   export (or resume) tickets into a lake
+  zendesk-etl replay DIR --out LAKE [--format F] [--partition-by P]
+                                         rebuild a lake from a raw archive, without Zendesk
   zendesk-etl mock-server [options]      run the Zendesk stand-in on loopback
   zendesk-etl demo [--out DIR] [--tickets N]
                                          backfill the built-in stand-in into a local lake
@@ -49,6 +51,7 @@ export tickets options:
   --custom-field-names id|title          column names for custom fields, default id
   --parser scan|stream-json              default scan
   --state FILE                           default <out>/_state/tickets.json
+  --raw DIR                              also keep each page's raw bytes, gzipped (a bronze layer)
   --quiet                                no progress
 
 Credentials come from the environment only: ZENDESK_OAUTH_TOKEN, or ZENDESK_EMAIL with
@@ -93,6 +96,7 @@ const EXPORT_OPTIONS = {
   'custom-field-names': { type: 'string' },
   parser: { type: 'string' },
   state: { type: 'string' },
+  raw: { type: 'string' },
   quiet: { type: 'boolean' },
   // Never accepted: credentials on the command line end up in shell history and `ps`.
   token: { type: 'string' },
@@ -155,6 +159,7 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
     maxRowsPerFile: int('max-rows-per-file', values['max-rows-per-file'], 1),
     customFieldNames: oneOf('custom-field-names', values['custom-field-names'], ['id', 'title'] as const),
     parser: oneOf('parser', values.parser, ['scan', 'stream-json'] as const),
+    raw: values.raw,
     signal: io.signal,
     stdout: io.stdout,
   };
@@ -169,6 +174,11 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
       if (step === at && n-- <= 0) process.kill(process.pid, 'SIGKILL');
     };
   }
+  return runReported(opts, io, values.quiet ?? false, values.out, exportTickets);
+}
+
+/** Run an export or a replay with progress, a summary, and the exit code the contract gives. */
+async function runReported<O extends LakeRunOptions>(opts: O, io: CliIo, quiet: boolean, out: string, run: (o: O) => Promise<ExportResult>): Promise<number> {
   const stats = new ExportStats();
   opts.stats = stats;
   const log = (msg: string): void => {
@@ -179,10 +189,10 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
     const where = position.mode === 'cursor' && position.cursor ? `cursor (generated_timestamp ${position.watermark >= 0 ? formatTime(position.watermark) : 'n/a'})` : `start_time ${position.startTime} (${formatTime(position.startTime)})`;
     log(resumed ? `resuming from ${where}, as saved in ${statePath}` : `starting a new export from ${where}${statePath ? `; state in ${statePath}` : ''}`);
     for (const n of notes) log(`note: ${n}`);
-    if (!values.quiet) progress = new Progress(stats, io.stderr, { startWatermark: position.watermark });
+    if (!quiet) progress = new Progress(stats, io.stderr, { startWatermark: position.watermark });
   };
   try {
-    const result = await exportTickets(opts);
+    const result = await run(opts);
     progress?.stop();
     for (const n of stats.notes) log(`note: ${n}`);
     log(`summary: ${JSON.stringify(stats.summary())}`);
@@ -194,11 +204,38 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
       log('the export did not reach the end of the stream');
       return EXIT.FAILED;
     }
-    if (values.out !== '-') log(`done: ${result.state?.files.length ?? 0} files committed in ${values.out}`);
+    if (out !== '-') log(`done: ${result.state?.files.length ?? 0} files committed in ${out}`);
     return EXIT.OK;
   } finally {
     progress?.stop();
   }
+}
+
+const REPLAY_OPTIONS = {
+  out: { type: 'string' },
+  format: { type: 'string' },
+  'partition-by': { type: 'string' },
+  'max-rows-per-file': { type: 'string' },
+  gzip: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+} as const;
+
+async function replayCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, REPLAY_OPTIONS);
+  const rawDir = positionals[0];
+  if (rawDir === undefined) throw invalidOption('DIR', 'the raw archive folder (zendesk-etl replay DIR --out LAKE)', null);
+  if (values.out === undefined) throw invalidOption('--out', 'a folder for the lake', null);
+  const opts: ReplayTicketsOptions = {
+    rawDir,
+    out: values.out,
+    format: oneOf('format', values.format, ['parquet', 'ndjson'] as const) ?? 'parquet',
+    partitionBy: values['partition-by'],
+    maxRowsPerFile: int('max-rows-per-file', values['max-rows-per-file'], 1),
+    gzip: values.gzip ?? false,
+    signal: io.signal,
+    stdout: io.stdout,
+  };
+  return runReported(opts, io, values.quiet ?? false, values.out, replayTickets);
 }
 
 const MOCK_OPTIONS = {
@@ -273,6 +310,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await exportCommand(rest, io);
       case 'mock-server':
         return await mockCommand(rest, io);
+      case 'replay':
+        return await replayCommand(rest, io);
       case 'demo':
         return await demoCommand(rest, io);
       case undefined:
@@ -285,7 +324,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         io.stdout.write('0.1.0\n');
         return EXIT.OK;
       default:
-        throw invalidOption('command', '"export", "mock-server" or "demo"', command);
+        throw invalidOption('command', '"export", "replay", "mock-server" or "demo"', command);
     }
   } catch (err) {
     return reportError(err, io);

@@ -8,6 +8,7 @@ import { ExportStats } from '../stats.js';
 import { ZendeskHttp, type HttpTimeouts } from './http-client.js';
 import { createPageParser, type PageEvent, type ParserKind } from './page-parser.js';
 import { Paginator, type ExportPosition, type PageMeta, type PageRequest, type PaginationMode } from './pagination.js';
+import type { RawArchive } from './raw-archive.js';
 
 /** A ticket as Zendesk sends it. Only `id` and `generated_timestamp` are relied on. */
 export interface ZendeskTicket {
@@ -52,8 +53,8 @@ export interface TicketSourceOptions {
   /** 'scan' (default: byte scanner + JSON.parse per element) or 'stream-json'. */
   parser?: ParserKind;
   stats?: ExportStats;
-  /** Called with each raw body chunk of each successful page attempt (for a raw archive). */
-  onRawChunk?: (chunk: Buffer, request: PageRequest, attempt: number) => void;
+  /** Keep each page's raw bytes, gzipped, in this archive (a bronze layer for `zendesk-etl replay`). */
+  raw?: RawArchive;
   /** Clock, Unix seconds (the 1-minute floor on start_time). */
   now?: () => number;
 }
@@ -242,14 +243,15 @@ export class TicketSource extends Readable {
     const meta: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     let sawTickets = false;
     const p = this.#paginator;
-    const onRaw = this.#opts.onRawChunk;
+    const raw = this.#opts.raw;
+    raw?.begin(p.position().watermark);
     const includes = new Set(this.#opts.include ?? []);
     const pending: PageEvent[] = [];
     const parser = createPageParser(this.#opts.parser ?? 'scan', pending);
     try {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         stats.bytes += chunk.length;
-        onRaw?.(chunk, req, attempt);
+        if (raw) await raw.write(chunk);
         parser.write(chunk);
         for (let k = 0; k < pending.length; k++) {
           const ev = pending[k]!;
@@ -282,14 +284,17 @@ export class TicketSource extends Readable {
       pending.length = 0;
     } catch (err) {
       res.body.destroy();
+      raw?.abort();
       if (err instanceof ZendeskEtlError) {
         throw new ZendeskEtlError(err.code, `${err.message} on ${res.url}`, { url: res.url, attempt, status: res.status, byteOffset: err.byteOffset }, { cause: err.cause ?? err });
       }
       throw this.#http.networkError(err, res.url);
     }
     if (!sawTickets) {
+      raw?.abort();
       throw new ZendeskEtlError(ErrorCodes.MALFORMED_PAGE, `malformed page: the envelope has no "tickets" array (keys: ${Object.keys(meta).join(', ') || 'none'}) on ${res.url}`, { url: res.url, attempt });
     }
+    await raw?.complete();
     return meta;
   }
 }

@@ -9,6 +9,7 @@ export { MockZendesk, startMockZendesk, ALL_FAULTS, type FaultKind, type MockZen
 export { FieldCatalog, columnTypeForFieldType, slug, type CustomField, type CustomFieldNaming } from './schema/custom-fields.js';
 export { TICKET_COLUMNS, METADATA_COLUMNS, EXTRA_COLUMN, type Column, type ColumnType } from './schema/ticket-schema.js';
 export { NdjsonFormat, ParquetFormat, parquetSchemaFields, type RowFileWriter, type RowFormat, type ParquetOptions } from './sink/file-writers.js';
+export { DuckDbParquetFormat } from './sink/duckdb-parquet.js';
 export { LakeSink, type LakeSinkOptions } from './sink/lake-sink.js';
 export { NdjsonStreamSink } from './sink/ndjson-stream-sink.js';
 export { parsePartitionSpec, partitionPath, DEFAULT_PARTITION, type PartitionSpec, type Granularity } from './sink/partition.js';

@@ -50,6 +50,7 @@ export tickets options:
   --max-rows-per-file N                  default 100000
   --custom-field-names id|title          column names for custom fields, default id
   --parser scan|stream-json              default scan
+  --parquet-engine parquetjs|duckdb      default parquetjs; duckdb needs npm install @duckdb/node-api
   --state FILE                           default <out>/_state/tickets.json
   --raw DIR                              also keep each page's raw bytes, gzipped (a bronze layer)
   --quiet                                no progress
@@ -95,6 +96,7 @@ const EXPORT_OPTIONS = {
   'max-rows-per-file': { type: 'string' },
   'custom-field-names': { type: 'string' },
   parser: { type: 'string' },
+  'parquet-engine': { type: 'string' },
   state: { type: 'string' },
   raw: { type: 'string' },
   quiet: { type: 'boolean' },
@@ -160,6 +162,7 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
     customFieldNames: oneOf('custom-field-names', values['custom-field-names'], ['id', 'title'] as const),
     parser: oneOf('parser', values.parser, ['scan', 'stream-json'] as const),
     raw: values.raw,
+    parquetEngine: oneOf('parquet-engine', values['parquet-engine'], ['parquetjs', 'duckdb'] as const),
     signal: io.signal,
     stdout: io.stdout,
   };
@@ -216,6 +219,7 @@ const REPLAY_OPTIONS = {
   format: { type: 'string' },
   'partition-by': { type: 'string' },
   'max-rows-per-file': { type: 'string' },
+  'parquet-engine': { type: 'string' },
   gzip: { type: 'boolean' },
   quiet: { type: 'boolean' },
 } as const;
@@ -232,6 +236,7 @@ async function replayCommand(args: string[], io: CliIo): Promise<number> {
     partitionBy: values['partition-by'],
     maxRowsPerFile: int('max-rows-per-file', values['max-rows-per-file'], 1),
     gzip: values.gzip ?? false,
+    parquetEngine: oneOf('parquet-engine', values['parquet-engine'], ['parquetjs', 'duckdb'] as const),
     signal: io.signal,
     stdout: io.stdout,
   };

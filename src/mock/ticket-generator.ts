@@ -136,7 +136,7 @@ export function generateTicket(
   const { id, version } = identity;
   const rand = prng((seed ^ Math.imul(id, 2654435761) ^ Math.imul(version + 1, 40503)) >>> 0);
   const channel = pick(rand, CHANNELS);
-  let description = `${sentence(rand, 40 + Math.floor(rand() * 80))}\n\n${sentence(rand, 30)}`;
+  let description = `${sentence(rand, 220 + Math.floor(rand() * 220))}\n\n${sentence(rand, 30)}`;
   if (shape.descriptionBytes > 0) {
     const block = `${sentence(rand, 50)}\n`;
     description += block.repeat(Math.ceil(shape.descriptionBytes / Buffer.byteLength(block)));

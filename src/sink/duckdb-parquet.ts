@@ -1,0 +1,108 @@
+import { rm } from 'node:fs/promises';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import type { TicketRow } from '../flatten/flatten.js';
+import type { Column, ColumnType } from '../schema/ticket-schema.js';
+import { fsyncFile } from '../state/atomic.js';
+import { NdjsonFormat, writeError, type ParquetOptions, type RowFileWriter, type RowFormat } from './file-writers.js';
+
+/**
+ * Parquet written by DuckDB (an optional engine: `npm install @duckdb/node-api`). Rows stream to an
+ * NDJSON file beside the target, already shaped to the schema (unknown keys folded into `_extra`);
+ * when the file closes, DuckDB's native `COPY ... TO (FORMAT PARQUET)` turns it into Parquet with the
+ * same column types as the default engine. It is several times faster than parquetjs-lite, at the
+ * cost of DuckDB's memory while a file is converted.
+ */
+
+const DUCK_TYPES: Record<ColumnType, string> = {
+  int64: 'BIGINT',
+  double: 'DOUBLE',
+  boolean: 'BOOLEAN',
+  text: 'VARCHAR',
+  json: 'VARCHAR',
+  timestamp: 'TIMESTAMP',
+  date: 'DATE',
+  'list<int64>': 'BIGINT[]',
+  'list<text>': 'VARCHAR[]',
+};
+
+let shared: Promise<DuckDBConnection> | undefined;
+
+async function connection(): Promise<DuckDBConnection> {
+  shared ??= (async () => {
+    let api: typeof import('@duckdb/node-api');
+    try {
+      api = await import('@duckdb/node-api');
+    } catch (err) {
+      throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, 'the duckdb Parquet engine needs the optional package @duckdb/node-api: npm install @duckdb/node-api', { option: 'parquetEngine' }, { cause: err });
+    }
+    const db = await api.DuckDBInstance.create(':memory:', { threads: '2', memory_limit: '2GB', preserve_insertion_order: 'true' });
+    return db.connect();
+  })();
+  return shared;
+}
+
+function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+export class DuckDbParquetFormat implements RowFormat {
+  readonly name = 'parquet';
+  readonly extension = 'parquet';
+  readonly #opts: ParquetOptions;
+  readonly #ndjson = new NdjsonFormat();
+
+  constructor(opts: ParquetOptions = {}) {
+    this.#opts = opts;
+  }
+
+  async open(path: string, columns: readonly Column[]): Promise<RowFileWriter> {
+    await connection(); // fail at open, with a clear message, when DuckDB is not installed
+    const tmp = `${path}.ndjson`;
+    const inner = await this.#ndjson.open(tmp);
+    const all = [...columns, { name: '_extra', type: 'json' as const }];
+    const known = new Set(all.map((c) => c.name));
+    // The default engine's (legacy, repeated) lists cannot hold null: store a null list as [] here too.
+    const lists = all.filter((c) => c.type.startsWith('list<')).map((c) => c.name);
+    const rowGroup = this.#opts.rowGroupSize ?? 100_000;
+    const codec = this.#opts.compression ?? 'SNAPPY';
+    return {
+      get rows() {
+        return inner.rows;
+      },
+      get bytes() {
+        return inner.bytes;
+      },
+      async write(row: TicketRow): Promise<void> {
+        let extra: Record<string, unknown> | undefined;
+        for (const key in row) if (!known.has(key)) (extra ??= {})[key] = row[key];
+        const shaped: TicketRow = {};
+        for (const key in row) if (known.has(key)) shaped[key] = row[key]!;
+        for (const name of lists) shaped[name] ??= [];
+        if (extra) shaped._extra = JSON.stringify(extra);
+        await inner.write(shaped);
+      },
+      async close(): Promise<void> {
+        await inner.close();
+        const spec = all.map((c) => `${sqlString(c.name)}: ${sqlString(DUCK_TYPES[c.type])}`).join(', ');
+        const select = all.map((c) => `"${c.name.replaceAll('"', '""')}"`).join(', ');
+        try {
+          const c = await connection();
+          await c.run(
+            `COPY (SELECT ${select} FROM read_json(${sqlString(tmp)}, format='newline_delimited', columns={${spec}}, maximum_object_size=67108864)) ` +
+              `TO ${sqlString(path)} (FORMAT PARQUET, COMPRESSION ${codec}, ROW_GROUP_SIZE ${rowGroup})`,
+          );
+          await fsyncFile(path);
+        } catch (err) {
+          throw writeError(path, err);
+        } finally {
+          await rm(tmp, { force: true });
+        }
+      },
+      async abort(): Promise<void> {
+        await inner.abort();
+        await rm(path, { force: true });
+      },
+    };
+  }
+}

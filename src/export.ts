@@ -6,7 +6,7 @@ import type { Checkpoint } from './checkpoint.js';
 import { invalidOption } from './errors.js';
 import { FlattenStream } from './flatten/flatten-stream.js';
 import { FieldCatalog, type CustomFieldNaming } from './schema/custom-fields.js';
-import { METADATA_COLUMNS, TICKET_COLUMNS, type Column } from './schema/ticket-schema.js';
+import { METADATA_COLUMNS, type Column } from './schema/ticket-schema.js';
 import { NdjsonFormat, ParquetFormat, type RowFormat } from './sink/file-writers.js';
 import { DuckDbParquetFormat } from './sink/duckdb-parquet.js';
 import { LakeSink } from './sink/lake-sink.js';
@@ -20,6 +20,7 @@ import { RawArchive } from './source/raw-archive.js';
 import { ReplaySource, readArchivedFields } from './source/replay-source.js';
 import { Committer, type CommitStep } from './state/committer.js';
 import { STATE_VERSION, StateStore, type ExportState } from './state/state-store.js';
+import { STREAMS, sideloadColumns, streamSpec, type StreamName, type StreamSpec } from './streams.js';
 import { ExportStats } from './stats.js';
 
 /** Options shared by every run that writes a lake (export and replay). */
@@ -88,8 +89,8 @@ export interface ExportResult {
   statePath: string | undefined;
 }
 
-export function defaultStateName(startTime: number | undefined, endTime: number | undefined): string {
-  return endTime === undefined ? 'tickets.json' : `tickets-${startTime ?? 0}-${endTime}.json`;
+export function defaultStateName(startTime: number | undefined, endTime: number | undefined, stream: StreamName = 'tickets'): string {
+  return endTime === undefined ? `${stream}.json` : `${stream}-${startTime ?? 0}-${endTime}.json`;
 }
 
 /** A source the lake runner can drive: rows and checkpoints, a position, and a graceful stop. */
@@ -124,7 +125,7 @@ function freshState(stream: string, window: ExportState['window'], position: Exp
 }
 
 /** `pipeline(source, flatten, sink)`, with the sink chosen, signals wired and the result gathered. */
-async function runLake(opts: LakeRunOptions, lake: PreparedLake, baseState: ExportState, source: RunnableSource, flatten: FlattenStream, catalog: FieldCatalog): Promise<ExportResult> {
+async function runLake(opts: LakeRunOptions, lake: PreparedLake, baseState: ExportState, source: RunnableSource, flatten: FlattenStream, catalog: FieldCatalog | undefined, spec: StreamSpec, sideloads: boolean): Promise<ExportResult> {
   const { stats, committer, store } = lake;
   opts.onStart?.({ resumed: lake.saved !== undefined, position: source.position(), statePath: lake.statePath, notes: lake.notes });
   let sink: Writable;
@@ -142,8 +143,10 @@ async function runLake(opts: LakeRunOptions, lake: PreparedLake, baseState: Expo
     lakeSink = new LakeSink({
       committer,
       format: rowFormat,
-      columns: (): Column[] => [...TICKET_COLUMNS, ...catalog.columns(), ...METADATA_COLUMNS],
-      schemaVersion: () => catalog.version,
+      table: spec.name,
+      columns: (): Column[] => [...spec.columns, ...(catalog?.columns() ?? []), ...METADATA_COLUMNS],
+      schemaVersion: () => catalog?.version ?? 0,
+      sideloadColumns: sideloads ? (table: string) => [...sideloadColumns(table), ...METADATA_COLUMNS] : undefined,
       partitionBy: opts.partitionBy === undefined ? undefined : parsePartitionSpec(opts.partitionBy),
       maxRowsPerFile: opts.maxRowsPerFile,
       maxBytesPerFile: opts.maxBytesPerFile,
@@ -181,11 +184,21 @@ async function runLake(opts: LakeRunOptions, lake: PreparedLake, baseState: Expo
  * Export tickets into a lake (or NDJSON on stdout), resuming from the saved state. The building
  * blocks are public too: this function is `pipeline(source, flatten, sink)` with the wiring done.
  */
-export async function exportTickets(opts: ExportTicketsOptions): Promise<ExportResult> {
+export function exportTickets(opts: ExportTicketsOptions): Promise<ExportResult> {
+  return exportStream('tickets', opts);
+}
+
+/**
+ * Export one incremental stream (`tickets`, `ticket_events`, `users`, `organizations`) into its own
+ * table of the lake, with the same guarantees as tickets. Sideloads (`include`) land in tables of
+ * their own, committed together with the stream's rows.
+ */
+export async function exportStream(stream: StreamName, opts: ExportTicketsOptions): Promise<ExportResult> {
+  const spec = streamSpec(stream);
   if (opts.startTime !== undefined && opts.endTime !== undefined && opts.endTime <= opts.startTime) {
     throw invalidOption('endTime', `later than the start time ${opts.startTime}`, opts.endTime);
   }
-  const lake = await prepareLake(opts, defaultStateName(opts.startTime, opts.endTime));
+  const lake = await prepareLake(opts, defaultStateName(opts.startTime, opts.endTime, stream));
   const saved = lake.saved;
   let position: ExportPosition | undefined;
   if (saved) {
@@ -196,21 +209,23 @@ export async function exportTickets(opts: ExportTicketsOptions): Promise<ExportR
     }
   }
   const startTime = saved?.window.startTime ?? opts.startTime ?? 0;
-  const baseState = saved ?? freshState('tickets', { startTime, endTime: opts.endTime }, { mode: opts.pagination ?? 'cursor', startTime, watermark: -1, boundary: [], done: false });
+  const mode = opts.pagination ?? (spec.cursorPath ? 'cursor' : 'time');
+  const baseState = saved ?? freshState(stream, { startTime, endTime: opts.endTime }, { mode, startTime, watermark: -1, boundary: [], done: false });
 
   const http = new ZendeskHttp(opts.origin, opts.credentials, opts.timeouts);
   try {
-    const catalog = await FieldCatalog.fetch(http, opts.customFieldNames ?? 'id');
+    const catalog = stream === 'tickets' ? await FieldCatalog.fetch(http, opts.customFieldNames ?? 'id') : undefined;
     let raw: RawArchive | undefined;
     if (opts.raw !== undefined) {
-      raw = new RawArchive(resolve(opts.raw));
+      raw = new RawArchive(resolve(opts.raw), stream);
       await raw.init();
-      await raw.saveFields(catalog.fields);
+      if (catalog) await raw.saveFields(catalog.fields);
     }
     const source = new TicketSource({
+      stream,
       origin: opts.origin,
       credentials: opts.credentials,
-      pagination: opts.pagination ?? 'cursor',
+      pagination: mode,
       startTime,
       endTime: opts.endTime,
       position,
@@ -228,16 +243,21 @@ export async function exportTickets(opts: ExportTicketsOptions): Promise<ExportR
       raw,
       stats: lake.stats,
     });
+    const sideloads = (opts.include?.length ?? 0) > 0;
     const flatten = new FlattenStream({
       catalog,
-      refreshCatalog: async () => {
-        await catalog.refresh(http);
-        await raw?.saveFields(catalog.fields); // replay then types the new field too
-      },
+      columns: spec.columns,
+      sideloadColumns: sideloads ? sideloadColumns : undefined,
+      refreshCatalog: catalog
+        ? async () => {
+            await catalog.refresh(http);
+            await raw?.saveFields(catalog.fields); // replay then types the new field too
+          }
+        : undefined,
       excludeUpdatedBefore: opts.excludeSystemUpdates ? startTime : undefined,
       stats: lake.stats,
     });
-    return await runLake(opts, lake, baseState, source, flatten, catalog);
+    return await runLake(opts, lake, baseState, source, flatten, catalog, spec, sideloads);
   } finally {
     await http.close();
   }
@@ -256,5 +276,5 @@ export async function replayTickets(opts: ReplayTicketsOptions): Promise<ExportR
   const baseState = lake.saved ?? freshState('tickets', { startTime: 0 }, { mode: 'time', startTime: 0, watermark: -1, boundary: [], done: false });
   const source = new ReplaySource({ dir: resolve(opts.rawDir), position, parser: opts.parser, stats: lake.stats });
   const flatten = new FlattenStream({ catalog, excludeUpdatedBefore: undefined, stats: lake.stats });
-  return runLake(opts, lake, baseState, source, flatten, catalog);
+  return runLake(opts, lake, baseState, source, flatten, catalog, STREAMS.tickets, false);
 }

@@ -1,8 +1,9 @@
 // The public API of zendesk-stream-etl.
 export { Credentials, credentialsFromEnv, type AuthKind } from './auth.js';
+export { filterStage, mapStage, selectStage, teeSink, TeeSink } from './compose.js';
 export { Checkpoint, SideloadRecord, isCheckpoint, isRow, isSideload, type Item } from './checkpoint.js';
 export { ErrorCodes, ZendeskEtlError, isZendeskEtlError, type ErrorCode, type ErrorContext, type ErrorKind } from './errors.js';
-export { exportTickets, replayTickets, defaultStateName, type ExportTicketsOptions, type ReplayTicketsOptions, type LakeRunOptions, type ExportResult } from './export.js';
+export { exportStream, exportTickets, replayTickets, defaultStateName, type ExportTicketsOptions, type ReplayTicketsOptions, type LakeRunOptions, type ExportResult } from './export.js';
 export { flattenTicket, coerce, type TicketRow, type RowValue, type Scalar, type FlattenContext, type FlattenResult } from './flatten/flatten.js';
 export { FlattenStream, type FlattenOptions } from './flatten/flatten-stream.js';
 export { MockZendesk, startMockZendesk, ALL_FAULTS, type FaultKind, type MockZendeskOptions, type MockCredentials, type MockRequestRecord } from './mock/server.js';
@@ -23,5 +24,7 @@ export { TicketSource, type TicketSourceOptions, type ZendeskTicket } from './so
 export { Committer, type CommitStep, type CommitterOptions, type StagedFile } from './state/committer.js';
 export { StateStore, STATE_VERSION, type ExportState } from './state/state-store.js';
 export { ExportStats } from './stats.js';
+export { STREAMS, SIDELOAD_COLUMNS, sideloadColumns, streamSpec, type StreamName, type StreamSpec } from './streams.js';
+export { flattenRecord } from './flatten/flatten.js';
 export { parseTime, formatTime } from './time.js';
 export { resolveOrigin, redactUrl } from './url.js';

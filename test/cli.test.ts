@@ -105,6 +105,6 @@ describe('CLI: zendesk-etl export tickets', () => {
   it('npx-style: the built binary runs, prints help, and exits 0', async () => {
     const run = await spawnCli(['--help'], { PATH: process.env.PATH ?? '' }).done;
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/zendesk-etl export tickets/);
+    expect(run.stdout).toMatch(/zendesk-etl export <stream>/);
   });
 });

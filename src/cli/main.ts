@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { credentialsFromEnv, Credentials } from '../auth.js';
 import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
-import { exportTickets, replayTickets, type ExportResult, type ExportTicketsOptions, type LakeRunOptions, type ReplayTicketsOptions } from '../export.js';
+import { STREAMS, type StreamName } from '../streams.js';
+import { exportStream, replayTickets, type ExportResult, type ExportTicketsOptions, type LakeRunOptions, type ReplayTicketsOptions } from '../export.js';
 import { MockZendesk, type MockZendeskOptions } from '../mock/server.js';
 import { ExportStats } from '../stats.js';
 import { formatTime, parseTime } from '../time.js';
@@ -25,7 +26,8 @@ export const EXIT = {
 const HELP = `zendesk-etl: stream Zendesk's Incremental Ticket Export into Parquet or NDJSON
 
 Usage:
-  zendesk-etl export tickets [options]   export (or resume) tickets into a lake
+  zendesk-etl export <stream> [options]  export (or resume) a stream into a lake: tickets (default
+                                         table), ticket_events, users (cursor: 20 req/min), organizations
   zendesk-etl replay DIR --out LAKE [--format F] [--partition-by P]
                                          rebuild a lake from a raw archive, without Zendesk
   zendesk-etl mock-server [options]      run the Zendesk stand-in on loopback
@@ -128,7 +130,7 @@ function parse<T extends OptionsConfig>(args: string[], options: T) {
 export async function exportCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, EXPORT_OPTIONS);
   const stream = positionals[0];
-  if (stream !== 'tickets') throw invalidOption('stream', '"tickets" (zendesk-etl export tickets ...)', stream ?? null);
+  if (stream === undefined || !(stream in STREAMS)) throw invalidOption('stream', `one of ${Object.keys(STREAMS).join(', ')} (zendesk-etl export tickets ...)`, stream ?? null);
   for (const secret of ['token', 'api-token', 'password', 'oauth-token'] as const) {
     if (values[secret] !== undefined) {
       throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `--${secret} is refused: credentials are never taken from the command line (they leak into shell history and ps). Set ZENDESK_OAUTH_TOKEN, or ZENDESK_EMAIL with ZENDESK_API_TOKEN, in the environment`, { option: `--${secret}` });
@@ -177,7 +179,7 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
       if (step === at && n-- <= 0) process.kill(process.pid, 'SIGKILL');
     };
   }
-  return runReported(opts, io, values.quiet ?? false, values.out, exportTickets);
+  return runReported(opts, io, values.quiet ?? false, values.out, (o) => exportStream(stream as StreamName, o));
 }
 
 /** Run an export or a replay with progress, a summary, and the exit code the contract gives. */
@@ -248,7 +250,11 @@ const MOCK_OPTIONS = {
   tickets: { type: 'string' },
   'rate-limit': { type: 'string' },
   'fault-rate': { type: 'string' },
+  'huge-every': { type: 'string' },
+  'huge-bytes': { type: 'string' },
   seed: { type: 'string' },
+  cache: { type: 'boolean' },
+  identity: { type: 'boolean' },
 } as const;
 
 async function mockCommand(args: string[], io: CliIo): Promise<number> {
@@ -257,6 +263,10 @@ async function mockCommand(args: string[], io: CliIo): Promise<number> {
     tickets: int('tickets', values.tickets, 0) ?? 10_000,
     seed: int('seed', values.seed, 0),
     rateLimit: int('rate-limit', values['rate-limit'], 1),
+    hugeEvery: int('huge-every', values['huge-every'], 0),
+    hugeDescriptionBytes: int('huge-bytes', values['huge-bytes'], 0),
+    cacheRendered: values.cache ?? false,
+    gzip: !(values.identity ?? false),
   };
   if (values['fault-rate'] !== undefined) {
     const rate = Number(values['fault-rate']);

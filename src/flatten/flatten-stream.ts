@@ -1,12 +1,18 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { isCheckpoint, isSideload, type Item } from '../checkpoint.js';
+import { SideloadRecord, isCheckpoint, isSideload, type Item } from '../checkpoint.js';
 import type { FieldCatalog } from '../schema/custom-fields.js';
 import type { ZendeskTicket } from '../source/ticket-source.js';
 import { ExportStats } from '../stats.js';
-import { flattenTicket, type TicketRow } from './flatten.js';
+import type { Column, ColumnType } from '../schema/ticket-schema.js';
+import { flattenRecord, type TicketRow } from './flatten.js';
 
 export interface FlattenOptions {
-  catalog: FieldCatalog;
+  /** Custom ticket fields (tickets only). */
+  catalog?: FieldCatalog;
+  /** The stream's documented columns. Default: tickets. */
+  columns?: readonly Column[];
+  /** Flatten sideload rows too, each with its table's columns (they stay `SideloadRecord`s). */
+  sideloadColumns?: (table: string) => readonly Column[];
   /** Re-read the field catalog when a ticket carries a custom field it does not know. */
   refreshCatalog?: () => Promise<void>;
   /** Drop versions whose updated_at is older than this (Unix seconds): `--exclude-system-updates`. */
@@ -25,17 +31,35 @@ export class FlattenStream extends Transform {
   readonly #stats: ExportStats;
   readonly #extractedAt: string;
   readonly #tried = new Set<number>();
+  readonly #types: ReadonlyMap<string, ColumnType> | undefined;
+  readonly #sideloadTypes = new Map<string, ReadonlyMap<string, ColumnType>>();
 
   constructor(opts: FlattenOptions) {
     super({ objectMode: true, highWaterMark: 64 });
     this.#opts = opts;
     this.#stats = opts.stats ?? new ExportStats();
     this.#extractedAt = (opts.extractedAt ?? new Date()).toISOString();
+    this.#types = opts.columns ? new Map(opts.columns.map((c) => [c.name, c.type])) : undefined;
+  }
+
+  #sideload(item: SideloadRecord): SideloadRecord {
+    const columnsOf = this.#opts.sideloadColumns;
+    if (!columnsOf) return item;
+    let types = this.#sideloadTypes.get(item.table);
+    if (!types) {
+      types = new Map(columnsOf(item.table).map((c) => [c.name, c.type]));
+      this.#sideloadTypes.set(item.table, types);
+    }
+    return new SideloadRecord(item.table, flattenRecord(item.record, { extractedAt: this.#extractedAt, types }).row);
   }
 
   override _transform(item: Item<ZendeskTicket>, _enc: BufferEncoding, callback: TransformCallback): void {
-    if (isCheckpoint(item) || isSideload(item)) {
+    if (isCheckpoint(item)) {
       callback(null, item);
+      return;
+    }
+    if (isSideload(item)) {
+      callback(null, this.#sideload(item));
       return;
     }
     const before = this.#opts.excludeUpdatedBefore;
@@ -44,14 +68,14 @@ export class FlattenStream extends Transform {
       callback();
       return;
     }
-    const ctx = { catalog: this.#opts.catalog, extractedAt: this.#extractedAt };
-    let result = flattenTicket(item, ctx);
+    const ctx = { catalog: this.#opts.catalog, extractedAt: this.#extractedAt, types: this.#types };
+    let result = flattenRecord(item, ctx);
     const fresh = result.unknownFields.filter((id) => !this.#tried.has(id));
     if (fresh.length > 0 && this.#opts.refreshCatalog) {
       for (const id of fresh) this.#tried.add(id);
       this.#opts.refreshCatalog().then(
         () => {
-          result = flattenTicket(item, ctx);
+          result = flattenRecord(item, ctx);
           this.#done(result.row, result.rejects, callback);
         },
         (err: unknown) => callback(err as Error),

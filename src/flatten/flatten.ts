@@ -16,9 +16,12 @@ export type RowValue = Scalar | Scalar[];
 export type TicketRow = Record<string, RowValue>;
 
 export interface FlattenContext {
-  catalog: FieldCatalog;
+  /** Custom ticket fields (tickets only): `custom_fields` become typed columns, `fields` is dropped. */
+  catalog?: FieldCatalog | undefined;
   /** ISO-8601 UTC time stamped into `_extracted_at`. */
   extractedAt: string;
+  /** Types of the documented columns. Default: the ticket columns. */
+  types?: ReadonlyMap<string, ColumnType>;
 }
 
 export interface FlattenResult {
@@ -93,13 +96,21 @@ function isScalar(v: unknown): v is Scalar {
   return v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 }
 
+/** Flatten one ticket version (see `flattenRecord`). */
 export function flattenTicket(ticket: Record<string, unknown>, ctx: FlattenContext): FlattenResult {
+  return flattenRecord(ticket, ctx);
+}
+
+/** Flatten one record of any stream: nested `__`, typed documented columns, the rest kept as is. */
+export function flattenRecord(record: Record<string, unknown>, ctx: FlattenContext): FlattenResult {
+  const types = ctx.types ?? TICKET_COLUMN_TYPES;
+  const catalog = ctx.catalog;
   const row: TicketRow = {};
   let rejects: Record<string, unknown> | undefined;
   let unknownFields: number[] | undefined;
 
   const put = (name: string, value: unknown): void => {
-    const type = TICKET_COLUMN_TYPES.get(name);
+    const type = types.get(name);
     if (type === undefined) {
       // Not documented: keep it as it came (lists of scalars stay lists, anything deeper is JSON).
       row[name] = value === undefined ? null : isScalar(value) ? value : Array.isArray(value) && value.every(isScalar) ? (value as Scalar[]) : JSON.stringify(value);
@@ -116,7 +127,7 @@ export function flattenTicket(ticket: Record<string, unknown>, ctx: FlattenConte
     for (const key in obj) {
       const value = obj[key];
       const name = prefix === '' ? key : `${prefix}__${key}`;
-      if (prefix === '') {
+      if (prefix === '' && catalog) {
         if (DROPPED_KEYS.has(key)) continue;
         if (key === 'custom_fields' && Array.isArray(value)) {
           customFields(value);
@@ -138,9 +149,9 @@ export function flattenTicket(ticket: Record<string, unknown>, ctx: FlattenConte
         continue;
       }
       const { id, value } = f as { id: number; value: unknown };
-      const name = ctx.catalog.columnName(id);
-      if (!ctx.catalog.has(id)) (unknownFields ??= []).push(id);
-      const c = coerce(value, ctx.catalog.columnType(id));
+      const name = catalog!.columnName(id);
+      if (!catalog!.has(id)) (unknownFields ??= []).push(id);
+      const c = coerce(value, catalog!.columnType(id));
       if (c === undefined) {
         row[name] = null;
         (rejects ??= {})[name] = value;
@@ -148,7 +159,7 @@ export function flattenTicket(ticket: Record<string, unknown>, ctx: FlattenConte
     }
   };
 
-  walk('', ticket);
+  walk('', record);
   row._extracted_at = ctx.extractedAt;
   row._rejects = rejects === undefined ? null : JSON.stringify(rejects);
   return { row, rejects: rejects === undefined ? 0 : Object.keys(rejects).length, unknownFields: unknownFields ?? [] };

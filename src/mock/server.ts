@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, createGzip } from 'node:zlib';
+import { lowerBound, mockOrganizations, mockTicketEvents, mockUsers, type SimpleRecord } from './other-streams.js';
 import {
   BASE_CUSTOM_FIELDS,
   LATE_CUSTOM_FIELD,
@@ -91,6 +92,8 @@ export interface MockZendeskOptions {
   credentials?: Partial<MockCredentials>;
   /** Clock for the 1-minute floor on start_time, in Unix seconds. Default: the real clock. */
   now?: () => number;
+  /** Keep each ticket's JSON once rendered (benchmarks: the stand-in then costs little CPU). */
+  cacheRendered?: boolean;
 }
 
 export interface MockRequestRecord {
@@ -124,7 +127,8 @@ export class MockZendesk {
   readonly requests: MockRequestRecord[] = [];
   /** Every (id, generated_timestamp) that has ever existed, in order of creation. */
   readonly history: { id: number; generated_timestamp: number }[] = [];
-  #opts: Required<Omit<MockZendeskOptions, 'credentials' | 'clumps' | 'faultKinds' | 'now' | 'lateFieldAfterRequests' | 'rateLimit'>> & {
+  #cache: Map<string, string> | undefined;
+  #opts: Required<Omit<MockZendeskOptions, 'credentials' | 'clumps' | 'faultKinds' | 'now' | 'lateFieldAfterRequests' | 'rateLimit' | 'cacheRendered'>> & {
     clumps: readonly (readonly [number, number])[];
     faultKinds: readonly FaultKind[];
     lateFieldAfterRequests?: number;
@@ -142,6 +146,9 @@ export class MockZendesk {
   #rand: () => number;
   #cursorGeneration = 0;
   #baseUrl = '';
+  #users: SimpleRecord[] | undefined;
+  #orgs: SimpleRecord[] | undefined;
+  #events: SimpleRecord[] | undefined;
 
   constructor(options: MockZendeskOptions = {}) {
     const tickets = options.tickets ?? 5000;
@@ -172,6 +179,7 @@ export class MockZendesk {
       now: options.now ?? (() => Math.floor(Date.now() / 1000)),
     };
     this.#rand = prng(this.#opts.seed ^ 0x5eed);
+    if (options.cacheRendered) this.#cache = new Map();
     this.#populate();
   }
 
@@ -326,7 +334,8 @@ export class MockZendesk {
     }
     const timeBased = path === '/api/v2/incremental/tickets';
     const cursorBased = path === '/api/v2/incremental/tickets/cursor';
-    if (!timeBased && !cursorBased) {
+    const other = OTHER_ROUTES[path];
+    if (!timeBased && !cursorBased && !other) {
       record.status = 404;
       return this.#json(res, 404, { error: 'InvalidEndpoint', description: 'Not found' });
     }
@@ -356,7 +365,7 @@ export class MockZendesk {
       return;
     }
 
-    const page = timeBased ? this.#timePage(query, res) : this.#cursorPage(query, res);
+    const page = other ? this.#simplePage(other.stream, other.kind, query, res) : timeBased ? this.#timePage(query, res) : this.#cursorPage(query, res);
     if (page === undefined) {
       record.status = res.statusCode;
       return;
@@ -512,6 +521,8 @@ export class MockZendesk {
     if (this.#opts.clumpBehaviour === 'grow' && last && tickets[0]!.gts === last.gts && last.gts === start && !endOfStream) endTime = start + 1;
     const q = new URLSearchParams({ ...query, start_time: String(endTime) });
     return {
+      key: 'tickets',
+      items: tickets.map((t) => () => this.#renderText(t)),
       tickets,
       include: p.include,
       meta: {
@@ -550,6 +561,8 @@ export class MockZendesk {
     delete base.start_time;
     const link = (cursor: string): string => `${this.#baseUrl}/api/v2/incremental/tickets/cursor.json?${new URLSearchParams({ ...base, cursor }).toString()}`;
     return {
+      key: 'tickets',
+      items: tickets.map((t) => () => this.#renderText(t)),
       tickets,
       include: p.include,
       meta: {
@@ -560,6 +573,61 @@ export class MockZendesk {
         end_of_stream: endOfStream,
       },
     };
+  }
+
+  /** The other streams' records, built from the account as it is now. */
+  records(stream: 'users' | 'organizations' | 'ticket_events'): SimpleRecord[] {
+    const o = this.#opts;
+    if (stream === 'users') return (this.#users ??= mockUsers(Math.max(50, Math.floor(o.tickets / 10)), o.startEpoch));
+    if (stream === 'organizations') return (this.#orgs ??= mockOrganizations(Math.max(20, Math.floor(o.tickets / 100)), o.startEpoch));
+    if (this.#events?.length !== this.history.length) {
+      this.#events = mockTicketEvents([...this.history].sort((a, b) => a.generated_timestamp - b.generated_timestamp));
+    }
+    return this.#events;
+  }
+
+  /** What a complete export of another stream must deliver: (id, version) of every record. */
+  expectedRecords(stream: 'users' | 'organizations' | 'ticket_events'): { id: number; version: number }[] {
+    return this.records(stream).map((r) => ({ id: r.id, version: r.version }));
+  }
+
+  #simplePage(stream: 'users' | 'organizations' | 'ticket_events', kind: 'time' | 'cursor', query: Record<string, string>, res: ServerResponse): PageBody | undefined {
+    const list = this.records(stream);
+    const perPage = query.per_page === undefined ? 1000 : Number(query.per_page);
+    if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) {
+      this.#json(res, 400, { error: 'InvalidValue', description: 'per_page must be between 1 and 1000' });
+      return undefined;
+    }
+    let from: number;
+    if (kind === 'cursor' && query.cursor !== undefined) {
+      const pos = this.#decodeCursor(query.cursor);
+      if (!pos) {
+        this.#json(res, 400, { errors: [{ code: 'InvalidCursor', title: 'Invalid cursor' }] });
+        return undefined;
+      }
+      from = lowerBound(list, pos.gts, pos.id + 1);
+    } else {
+      const start = this.#startTime(query, res);
+      if (start === undefined) return undefined;
+      from = lowerBound(list, start, 0);
+    }
+    let to = Math.min(list.length, from + perPage);
+    // As for tickets: a time-based page never splits records that share its last timestamp.
+    if (kind === 'time') while (to < list.length && to > from && list[to]!.version === list[to - 1]!.version) to++;
+    const page = list.slice(from, to);
+    const includeComments = (query.include ?? '').split(',').includes('comment_events');
+    const items = page.map((r) => () => JSON.stringify(r.render(includeComments)));
+    const endOfStream = to >= list.length;
+    const last = page.at(-1);
+    if (kind === 'cursor') {
+      const pos = last ? { gts: last.version, id: last.id } : from > 0 ? { gts: list[from - 1]!.version, id: list[from - 1]!.id } : { gts: 0, id: 0 };
+      const cursor = this.#encodeCursor(pos);
+      return { key: stream, items, tickets: [], include: [], meta: { after_cursor: cursor, after_url: `${this.#baseUrl}/api/v2/incremental/${stream}/cursor.json?cursor=${cursor}`, before_cursor: null, before_url: null, end_of_stream: endOfStream } };
+    }
+    const start = Number(query.start_time);
+    let endTime = last ? last.version : start;
+    if (last && page[0]!.version === last.version && last.version === start && !endOfStream) endTime = start + 1;
+    return { key: stream, items, tickets: [], include: [], meta: { count: page.length, end_time: endTime, next_page: `${this.#baseUrl}/api/v2/incremental/${stream}.json?start_time=${endTime}`, end_of_stream: endOfStream } };
   }
 
   #encodeCursor(pos: { gts: number; id: number }): string {
@@ -574,6 +642,17 @@ export class MockZendesk {
     } catch {
       return undefined;
     }
+  }
+
+  #renderText(t: StoredTicket): string {
+    if (!this.#cache) return JSON.stringify(this.#render(t));
+    const key = `${t.id}:${t.version}:${this.#fields.length}`;
+    let text = this.#cache.get(key);
+    if (text === undefined) {
+      text = JSON.stringify(this.#render(t));
+      this.#cache.set(key, text);
+    }
+    return text;
   }
 
   #render(t: StoredTicket): Record<string, unknown> {
@@ -662,13 +741,13 @@ export class MockZendesk {
     if (!(await write('{'))) return;
     if (order === 'tickets-last' && !(await writeMeta())) return;
     if (fault !== 'missing-tickets') {
-      if (!(await write(`${sep()}"tickets":[`))) return;
+      if (!(await write(`${sep()}${JSON.stringify(page.key)}:[`))) return;
       let n = 0;
-      for (const t of page.tickets) {
-        const body = fault === 'ticket-not-object' && n === 1 ? '"not a ticket"' : JSON.stringify(this.#render(t));
+      for (const item of page.items) {
+        const body = fault === 'ticket-not-object' && n === 1 ? '"not a ticket"' : item();
         if (!(await write(`${n === 0 ? '' : ','}${body}`))) return;
         n++;
-        if (fault === 'truncated' && n === Math.max(1, Math.floor(page.tickets.length / 2))) {
+        if (fault === 'truncated' && n === Math.max(1, Math.floor(page.items.length / 2))) {
           // A complete HTTP response whose JSON stops in the middle.
           out.end();
           return;
@@ -699,10 +778,22 @@ function drainOrClose(out: NodeJS.WritableStream, res: ServerResponse): Promise<
 }
 
 interface PageBody {
+  /** The envelope key of the records. */
+  key: string;
+  /** The records, rendered lazily while the body streams. */
+  items: readonly (() => string)[];
+  /** Tickets on the page (for sideloads). */
   tickets: StoredTicket[];
   include: string[];
   meta: Record<string, unknown>;
 }
+
+const OTHER_ROUTES: Record<string, { stream: 'users' | 'organizations' | 'ticket_events'; kind: 'time' | 'cursor' }> = {
+  '/api/v2/incremental/users': { stream: 'users', kind: 'time' },
+  '/api/v2/incremental/users/cursor': { stream: 'users', kind: 'cursor' },
+  '/api/v2/incremental/organizations': { stream: 'organizations', kind: 'time' },
+  '/api/v2/incremental/ticket_events': { stream: 'ticket_events', kind: 'time' },
+};
 
 export async function startMockZendesk(options: MockZendeskOptions = {}, port = 0): Promise<MockZendesk> {
   const mock = new MockZendesk(options);

@@ -7,11 +7,13 @@ export type ColumnType = 'int64' | 'double' | 'boolean' | 'text' | 'timestamp' |
 export interface Column {
   name: string;
   type: ColumnType;
+  /** Never null (Parquet REQUIRED). */
+  required?: boolean;
 }
 
 /** Every documented ticket field, flattened with `__`. `id` is the only one that is never null. */
 export const TICKET_COLUMNS: readonly Column[] = [
-  { name: 'id', type: 'int64' },
+  { name: 'id', type: 'int64', required: true },
   { name: 'generated_timestamp', type: 'int64' },
   { name: 'url', type: 'text' },
   { name: 'external_id', type: 'text' },

@@ -200,7 +200,7 @@ export function parquetSchemaFields(columns: readonly Column[], compression: Par
   const fields: Record<string, ParquetFieldDefinition> = {};
   for (const c of [...columns, EXTRA_COLUMN]) {
     const def = PARQUET_TYPES[c.type];
-    fields[c.name] = { ...def, compression, ...(def.repeated ? {} : { optional: c.name !== 'id' }) };
+    fields[c.name] = { ...def, compression, ...(def.repeated ? {} : { optional: c.required !== true }) };
   }
   return fields;
 }

@@ -30,6 +30,14 @@ export interface LakeSinkOptions {
   /** The state committed before this run (files and counters carry on). */
   baseState: ExportState;
   stats?: ExportStats;
+  /**
+   * Skip rows this lake has already committed (by `id` and `generated_timestamp` against the base
+   * state's position). For a lake fed from a source that resumes from an older position than its own,
+   * as in a tee whose two lakes committed at different points.
+   */
+  skipCommitted?: boolean;
+  /** Write sideload rows (`include=users,...`) into tables of their own, with these columns. */
+  sideloadColumns?: (table: string) => readonly Column[];
 }
 
 interface Settings {
@@ -72,6 +80,8 @@ export class LakeSink extends Writable {
   #pending: Checkpoint | undefined;
   #rowsSinceCheckpoint = 0;
   #lastCommit = Date.now();
+  readonly #skip: { watermark: number; boundary: Set<number> } | undefined;
+  readonly #sideloadColumns: ((table: string) => readonly Column[]) | undefined;
 
   constructor(opts: LakeSinkOptions) {
     super({ objectMode: true, highWaterMark: 64 });
@@ -91,6 +101,8 @@ export class LakeSink extends Writable {
     this.#schemaVersion = opts.schemaVersion ?? (() => 0);
     this.#stats = opts.stats ?? new ExportStats();
     this.#state = opts.baseState;
+    this.#sideloadColumns = opts.sideloadColumns;
+    this.#skip = opts.skipCommitted ? { watermark: opts.baseState.position.watermark, boundary: new Set(opts.baseState.position.boundary) } : undefined;
     this.#runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
   }
 
@@ -104,16 +116,35 @@ export class LakeSink extends Writable {
   }
 
   async #handle(item: Item<TicketRow>): Promise<void> {
-    if (isSideload(item)) return;
+    if (isSideload(item)) {
+      const columnsOf = this.#sideloadColumns;
+      if (!columnsOf) return;
+      const file = await this.#open_(`@${item.table}`, item.table, '', 0, () => columnsOf(item.table));
+      await this.#write(file, item.record as TicketRow);
+      return;
+    }
     if (isCheckpoint(item)) {
       this.#pending = item;
       this.#rowsSinceCheckpoint = 0;
       if (this.#shouldCommit()) await this.#commit(item);
       return;
     }
-    const file = await this.#fileFor(item);
+    const skip = this.#skip;
+    if (skip && typeof item.generated_timestamp === 'number' && typeof item.id === 'number') {
+      const g = item.generated_timestamp;
+      if (g < skip.watermark || (g === skip.watermark && skip.boundary.has(item.id))) {
+        this.#stats.duplicatesSkipped++;
+        return;
+      }
+    }
+    const part = this.#o.partitionBy ? partitionPath(this.#o.partitionBy, item) : '';
+    const file = await this.#open_(part, this.#o.table, part, this.#schemaVersion(), this.#o.columns);
+    await this.#write(file, item);
+  }
+
+  async #write(file: OpenFile, row: TicketRow): Promise<void> {
     try {
-      await file.writer.write(item);
+      await file.writer.write(row);
     } catch (err) {
       throw writeError(file.staged, err);
     }
@@ -129,10 +160,9 @@ export class LakeSink extends Writable {
     return false;
   }
 
-  async #fileFor(row: TicketRow): Promise<OpenFile> {
-    const part = this.#o.partitionBy ? partitionPath(this.#o.partitionBy, row) : '';
-    const version = this.#schemaVersion();
-    const current = this.#open.get(part);
+  /** The open file for a key (a partition, or a sideload table), opened with `columns` if needed. */
+  async #open_(key: string, table: string, part: string, version: number, columns: () => readonly Column[]): Promise<OpenFile> {
+    const current = this.#open.get(key);
     if (current && current.schemaVersion === version) return current;
     if (current) {
       // The schema widened (a custom field appeared): finish this file, the next one has the column.
@@ -141,11 +171,11 @@ export class LakeSink extends Writable {
     }
     const name = `part-${this.#runId}-${String(this.#seq++).padStart(5, '0')}.${this.#o.format.extension}`;
     const staged = this.#o.committer.stagingPath(name);
-    const final = [this.#o.table, part, name].filter(Boolean).join('/');
+    const final = [table, part, name].filter(Boolean).join('/');
     this.#o.committer.finalPath(final); // refuses paths that leave the lake
-    const writer = await this.#o.format.open(staged, this.#o.columns());
+    const writer = await this.#o.format.open(staged, columns());
     const file = { writer, staged, final, schemaVersion: version };
-    this.#open.set(part, file);
+    this.#open.set(key, file);
     return file;
   }
 

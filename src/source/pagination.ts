@@ -75,7 +75,9 @@ export class Paginator {
     this.#startTime = pos.startTime;
     this.#watermark = pos.watermark;
     this.#boundary = new Set(pos.boundary);
-    this.#done = pos.done;
+    // An open-ended export is never finished for good: a saved `done` means "up to date then", and a
+    // new run looks for changes since. A bounded window that was finished stays finished.
+    this.#done = this.#endTime !== undefined && pos.done;
     if (this.#endTime !== undefined && this.#startTime >= this.#endTime) this.#done = true;
   }
 

@@ -9,6 +9,7 @@ import { ZendeskHttp, type HttpTimeouts } from './http-client.js';
 import { createPageParser, type PageEvent, type ParserKind } from './page-parser.js';
 import { Paginator, type ExportPosition, type PageMeta, type PageRequest, type PaginationMode } from './pagination.js';
 import type { RawArchive } from './raw-archive.js';
+import { streamSpec, type StreamName, type StreamSpec } from '../streams.js';
 
 /** A ticket as Zendesk sends it. Only `id` and `generated_timestamp` are relied on. */
 export interface ZendeskTicket {
@@ -18,6 +19,8 @@ export interface ZendeskTicket {
 }
 
 export interface TicketSourceOptions {
+  /** Which incremental export. Default 'tickets'. */
+  stream?: StreamName;
   /** `https://acme.zendesk.com`, or the stand-in's URL. See `resolveOrigin()`. */
   origin: string;
   credentials: Credentials;
@@ -59,7 +62,6 @@ export interface TicketSourceOptions {
   now?: () => number;
 }
 
-const STREAM = 'tickets';
 
 /**
  * A pull-based `Readable` in object mode: ticket versions, with a `Checkpoint` after each page. It
@@ -73,6 +75,7 @@ export class TicketSource extends Readable {
   readonly #limiter: Bottleneck | undefined;
   readonly #paginator: Paginator;
   readonly #perPage: number;
+  readonly #spec: StreamSpec;
   readonly #abort = new AbortController();
   #started = false;
   #stopping = false;
@@ -82,10 +85,14 @@ export class TicketSource extends Readable {
     super({ objectMode: true, highWaterMark: 64 });
     const perPage = opts.perPage ?? 1000;
     if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw invalidOption('perPage', 'a whole number from 1 to 1000', opts.perPage);
-    const rate = opts.rateLimit ?? 10;
-    if (typeof rate !== 'number' || !(rate >= 0) || !Number.isFinite(rate)) throw invalidOption('rateLimit', 'a number of requests per minute >= 0 (0 turns the limiter off)', opts.rateLimit);
-    const mode = opts.position?.mode ?? opts.pagination ?? 'cursor';
+    const spec = streamSpec(opts.stream ?? 'tickets');
+    let mode = opts.position?.mode ?? opts.pagination ?? (spec.cursorPath ? 'cursor' : 'time');
     if (mode !== 'cursor' && mode !== 'time') throw invalidOption('pagination', '"cursor" or "time"', mode);
+    if (mode === 'cursor' && !spec.cursorPath) mode = 'time';
+    if (mode === 'time' && !spec.timePath) mode = 'cursor';
+    const rate = opts.rateLimit ?? spec.rateLimit[mode];
+    if (typeof rate !== 'number' || !(rate >= 0) || !Number.isFinite(rate)) throw invalidOption('rateLimit', 'a number of requests per minute >= 0 (0 turns the limiter off)', opts.rateLimit);
+    this.#spec = spec;
     this.#opts = opts;
     this.#perPage = perPage;
     this.stats = opts.stats ?? new ExportStats();
@@ -93,7 +100,8 @@ export class TicketSource extends Readable {
     // Space requests evenly, 1% wider than the limit, so a sliding window on Zendesk's side never
     // sees one request too many.
     this.#limiter = opts.limiter ?? (rate > 0 ? new Bottleneck({ maxConcurrent: 1, minTime: Math.ceil((60_000 / rate) * 1.01) }) : undefined);
-    this.#paginator = new Paginator({ mode, startTime: opts.startTime ?? 0, endTime: opts.endTime, onStuck: opts.onStuck ?? 'cursor' }, opts.position);
+    const onStuck = spec.cursorPath ? (opts.onStuck ?? 'cursor') : 'error';
+    this.#paginator = new Paginator({ mode, startTime: opts.startTime ?? 0, endTime: opts.endTime, onStuck }, opts.position ? { ...opts.position, mode } : undefined);
   }
 
   /** Where the source stands now (after the last page it read). */
@@ -167,11 +175,11 @@ export class TicketSource extends Readable {
       if (outcome === 'switched-to-cursor') {
         this.stats.notes.push(`more tickets share generated_timestamp ${p.position().startTime} than a time-based page holds; finished through the cursor endpoint from there`);
       }
-      await this.#emit(new Checkpoint(STREAM, p.position(), this.stats.pages));
+      await this.#emit(new Checkpoint(this.#spec.name, p.position(), this.stats.pages));
     }
     if (p.done && this.stats.pages === 0) {
       // Nothing to fetch (the window is empty or the start is too recent): still say where we stand.
-      await this.#emit(new Checkpoint(STREAM, p.position(), 0));
+      await this.#emit(new Checkpoint(this.#spec.name, p.position(), 0));
     }
   }
 
@@ -181,10 +189,13 @@ export class TicketSource extends Readable {
     if (req.cursor !== undefined) q.set('cursor', req.cursor);
     else q.set('start_time', String(req.startTime ?? 0));
     q.set('per_page', String(this.#perPage));
-    q.set('support_type_scope', o.supportTypeScope ?? 'all');
-    if (o.excludeDeleted) q.set('exclude_deleted', 'true');
-    if (o.include && o.include.length > 0) q.set('include', o.include.join(','));
-    const path = req.endpoint === 'cursor' ? '/api/v2/incremental/tickets/cursor.json' : '/api/v2/incremental/tickets.json';
+    if (this.#spec.ticketFilters) {
+      q.set('support_type_scope', o.supportTypeScope ?? 'all');
+      if (o.excludeDeleted) q.set('exclude_deleted', 'true');
+    }
+    const include = o.include ?? this.#spec.defaultInclude;
+    if (include && include.length > 0) q.set('include', include.join(','));
+    const path = req.endpoint === 'cursor' ? this.#spec.cursorPath! : this.#spec.timePath!;
     return `${path}?${q.toString()}`;
   }
 
@@ -246,6 +257,7 @@ export class TicketSource extends Readable {
     const raw = this.#opts.raw;
     raw?.begin(p.position().watermark);
     const includes = new Set(this.#opts.include ?? []);
+    const key = this.#spec.key;
     const pending: PageEvent[] = [];
     const parser = createPageParser(this.#opts.parser ?? 'scan', pending);
     try {
@@ -260,16 +272,17 @@ export class TicketSource extends Readable {
             continue;
           }
           if (ev.kind === 'array') {
-            if (ev.key === 'tickets') sawTickets = true;
+            if (ev.key === key) sawTickets = true;
             continue;
           }
-          if (ev.key === 'tickets') {
+          if (ev.key === key) {
             sawTickets = true;
             const t = ev.value as ZendeskTicket;
-            if (t === null || typeof t !== 'object' || Array.isArray(t) || !Number.isInteger(t.id) || !Number.isInteger(t.generated_timestamp)) {
-              throw new ZendeskEtlError(ErrorCodes.MALFORMED_PAGE, `malformed page: element ${ev.index} of "tickets" is not a ticket with an integer id and generated_timestamp: ${JSON.stringify(t)?.slice(0, 120)}`, { url: res.url, attempt });
+            const version = t !== null && typeof t === 'object' && !Array.isArray(t) ? this.#spec.version(t) : undefined;
+            if (version === undefined || !Number.isInteger(t.id)) {
+              throw new ZendeskEtlError(ErrorCodes.MALFORMED_PAGE, `malformed page: element ${ev.index} of "${key}" is not a record with an integer id and a version timestamp: ${JSON.stringify(t)?.slice(0, 120)}`, { url: res.url, attempt });
             }
-            if (p.accept(t.id, t.generated_timestamp)) {
+            if (p.accept(t.id, version)) {
               stats.tickets++;
               await this.#emit(t);
             } else stats.duplicatesSkipped++;
@@ -292,7 +305,7 @@ export class TicketSource extends Readable {
     }
     if (!sawTickets) {
       raw?.abort();
-      throw new ZendeskEtlError(ErrorCodes.MALFORMED_PAGE, `malformed page: the envelope has no "tickets" array (keys: ${Object.keys(meta).join(', ') || 'none'}) on ${res.url}`, { url: res.url, attempt });
+      throw new ZendeskEtlError(ErrorCodes.MALFORMED_PAGE, `malformed page: the envelope has no "${key}" array (keys: ${Object.keys(meta).join(', ') || 'none'}) on ${res.url}`, { url: res.url, attempt });
     }
     await raw?.complete();
     return meta;

@@ -1,0 +1,69 @@
+/**
+ * The stages after parsing, each alone on tickets already in memory: flatten, the NDJSON sink, the
+ * Parquet sinks (parquetjs-lite and the DuckDB engine), and the baseline "NDJSON, then DuckDB COPY".
+ * Usage: tsx benchmarks/stages.bench.ts --variant flatten|ndjson|parquetjs|duckdb-engine|ndjson-then-duckdb --tickets N
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { flattenTicket, type TicketRow } from '../src/flatten/flatten.js';
+import { MockZendesk } from '../src/mock/server.js';
+import { BASE_CUSTOM_FIELDS } from '../src/mock/ticket-generator.js';
+import { FieldCatalog } from '../src/schema/custom-fields.js';
+import { METADATA_COLUMNS, TICKET_COLUMNS } from '../src/schema/ticket-schema.js';
+import { DuckDbParquetFormat } from '../src/sink/duckdb-parquet.js';
+import { NdjsonFormat, ParquetFormat, type RowFormat } from '../src/sink/file-writers.js';
+import { arg, measure } from './harness.js';
+
+const variant = arg('variant') ?? 'flatten';
+const n = Number(arg('tickets') ?? '10000');
+const mock = new MockZendesk({ tickets: n });
+const tickets = Array.from({ length: n }, (_, i) => mock.ticketJson(i + 1));
+const catalog = new FieldCatalog(BASE_CUSTOM_FIELDS.map((f) => ({ id: f.id, type: f.type, title: f.title })));
+const ctx = { catalog, extractedAt: new Date().toISOString() };
+const bytes = tickets.reduce((s, t) => s + Buffer.byteLength(JSON.stringify(t)), 0);
+const columns = [...TICKET_COLUMNS, ...catalog.columns(), ...METADATA_COLUMNS];
+const dir = mkdtempSync(join(tmpdir(), 'zde-bench-'));
+
+async function writeAll(format: RowFormat, rows: TicketRow[], path: string): Promise<void> {
+  const w = await format.open(path, columns);
+  for (const r of rows) await w.write(r);
+  await w.close();
+}
+
+try {
+  if (variant === 'flatten') {
+    await measure('stage', 'flatten', `${n}`, async () => {
+      for (let r = 0; r < 3; r++) for (const t of tickets) flattenTicket(t, ctx);
+      return { tickets: n * 3, bytes: bytes * 3 };
+    });
+  } else {
+    const rows = tickets.map((t) => flattenTicket(t, ctx).row);
+    if (variant === 'ndjson') {
+      await measure('stage', 'ndjson sink', `${n}`, async () => {
+        await writeAll(new NdjsonFormat(), rows, join(dir, 'a.ndjson'));
+        return { tickets: n, bytes };
+      });
+    } else if (variant === 'parquetjs') {
+      await measure('stage', 'parquet sink (parquetjs-lite)', `${n}`, async () => {
+        await writeAll(new ParquetFormat(), rows, join(dir, 'a.parquet'));
+        return { tickets: n, bytes, note: `file ${(statSync(join(dir, 'a.parquet')).size / 1e6).toFixed(1)} MB` };
+      });
+    } else if (variant === 'duckdb-engine') {
+      await measure('stage', 'parquet sink (duckdb engine)', `${n}`, async () => {
+        await writeAll(new DuckDbParquetFormat(), rows, join(dir, 'a.parquet'));
+        return { tickets: n, bytes, note: `file ${(statSync(join(dir, 'a.parquet')).size / 1e6).toFixed(1)} MB` };
+      });
+    } else if (variant === 'ndjson-then-duckdb') {
+      await measure('stage', 'baseline: NDJSON, then DuckDB COPY', `${n}`, async () => {
+        await writeAll(new NdjsonFormat(), rows, join(dir, 'a.ndjson'));
+        const c = await (await DuckDBInstance.create(':memory:')).connect();
+        await c.run(`COPY (SELECT * FROM read_json('${join(dir, 'a.ndjson')}', format='newline_delimited', maximum_object_size=67108864, sample_size=-1)) TO '${join(dir, 'b.parquet')}' (FORMAT PARQUET, COMPRESSION SNAPPY)`);
+        return { tickets: n, bytes };
+      });
+    } else throw new Error(`unknown variant ${variant}`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -52,6 +52,8 @@ export interface LakeRunOptions {
   /** Told once where the run starts from. */
   onStart?: (info: { resumed: boolean; position: ExportPosition; statePath: string | undefined; notes: string[] }) => void;
   onCommit?: (checkpoint: Checkpoint) => void;
+  /** A value did not fit its column in record `id`; it was kept raw in `_rejects` (JSON). */
+  onReject?: (reject: { id: unknown; rejects: unknown }) => void;
   /** For crash-injection tests. */
   onCommitStep?: (step: CommitStep) => void;
 }
@@ -167,6 +169,7 @@ async function runLake(opts: LakeRunOptions, lake: PreparedLake, baseState: Expo
     });
   }
   sink.on('commit', (cp: Checkpoint) => opts.onCommit?.(cp));
+  if (opts.onReject) flatten.on('reject', opts.onReject);
   const onAbort = (): void => source.stop?.();
   if (opts.signal?.aborted) source.stop?.();
   opts.signal?.addEventListener('abort', onAbort, { once: true });

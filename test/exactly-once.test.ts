@@ -176,3 +176,19 @@ describe('signals, full disks, bad state', () => {
     expect(await readFile(path, 'utf8')).toBe(JSON.stringify({ version: 99 }));
   });
 });
+
+describe('output folders that cannot be used', () => {
+  it('an --out where a file stands in the way ends with a clear error before any request', async () => {
+    const mock = await startMock({ tickets: 50 });
+    const dir = await tempDir();
+    const file = join(dir, 'not-a-folder');
+    await writeFile(file, 'x');
+    for (const out of [file, '/dev/null/zendesk-lake']) {
+      const err = (await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out, rateLimit: 0 }).catch((e: unknown) => e)) as ZendeskEtlError;
+      expect(err).toBeInstanceOf(ZendeskEtlError);
+      expect(err.code).toBe('ZDE_SINK_WRITE');
+      expect(err.message).toMatch(/cannot use the output folder .*: a file stands where a folder should be \((ENOTDIR|EEXIST)\)/);
+    }
+    expect(mock.exportRequests).toBe(0);
+  });
+});

@@ -52,6 +52,25 @@ describe('fault matrix: mixed faults at random, whole exports in both formats', 
 });
 
 describe('retry budget and rate limits', () => {
+  it('a 404 (a wrong subdomain or base URL) stops at once, with no retry and no state', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":"InvalidEndpoint"}');
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    let hits = 0;
+    server.on('request', () => hits++);
+    const port = (server.address() as { port: number }).port;
+    const out = await tempDir();
+    const err = (await exportTickets({ origin: `http://127.0.0.1:${port}`, credentials: tokenCredentials(await startMock({ tickets: 1 })), out, ...FAST }).catch((e: unknown) => e)) as ZendeskEtlError;
+    server.close();
+    expect(err.code).toBe('ZDE_NOT_FOUND');
+    expect(err.message).toMatch(/is the subdomain or base URL right\?/);
+    expect(hits).toBe(1);
+    expect(await lakeVersions(out, 'parquet')).toEqual([]);
+  });
+
   it('gives up after the configured attempts with an error naming the URL, status, attempts and last cause', async () => {
     const mock = await startMock({ tickets: 500 });
     mock.injectFaults(...Array<FaultKind>(10).fill('status-503'));

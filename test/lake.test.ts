@@ -162,3 +162,20 @@ describe('the duckdb Parquet engine', () => {
     expect(Number(n!.n)).toBe(2500);
   });
 });
+
+describe('partition paths are safe', () => {
+  it('values from tickets can never leave the output folder', async () => {
+    const { partitionPath, parsePartitionSpec, DEFAULT_PARTITION } = await import('../src/sink/partition.js');
+    const { Committer } = await import('../src/state/committer.js');
+    const spec = parsePartitionSpec('updated_at:day');
+    for (const evil of ['../../etc/passwd', '/etc', '2024-05-01T00:00:00Z/../../x', '..', null, 42, '2024-05-01T00:00:00Z']) {
+      const p = partitionPath(spec, { updated_at: evil as string });
+      expect(p).toMatch(/^updated_at_day=(\d{4}-\d{2}-\d{2}|__HIVE_DEFAULT_PARTITION__)$/);
+      if (typeof evil !== 'string' || Number.isNaN(Date.parse(evil))) expect(p).toBe(`updated_at_day=${DEFAULT_PARTITION}`);
+    }
+    const out = await tempDir();
+    const committer = new Committer({ outDir: out, statePath: join(out, '_state', 's.json') });
+    for (const rel of ['../x.parquet', '/etc/x', 'tickets/../../x', '']) expect(() => committer.finalPath(rel)).toThrow(/refusing to write outside the output folder/);
+    expect(committer.finalPath('tickets/updated_at_day=2024-05-01/a.parquet')).toBe(join(out, 'tickets/updated_at_day=2024-05-01/a.parquet'));
+  });
+});

@@ -16,7 +16,7 @@ async function blocks(): Promise<{ info: string; code: string }[]> {
 describe('README examples run', () => {
   it('every `ts example:*` block runs against the stand-in (importing the package by its name)', async () => {
     const examples = (await blocks()).filter((b) => b.info.startsWith('ts example:'));
-    expect(examples.length).toBeGreaterThanOrEqual(2);
+    expect(examples.length).toBeGreaterThanOrEqual(3);
     const mock = await startMock({ tickets: 900 });
     const dir = join(ROOT, '.tmp', `readme-${process.pid}`);
     await mkdir(dir, { recursive: true });
@@ -30,6 +30,7 @@ describe('README examples run', () => {
           env: { ...mockEnv(mock), ZENDESK_BASE_URL: mock.url, RATE_LIMIT: '0', LAKE_DIR: lake },
         });
         if (ex.info === 'ts example:export') expect(stdout.trim()).toBe('true 900');
+        if (ex.info === 'ts example:custom-sink') expect(stdout.trim()).toBe('rows: 900');
         if (ex.info === 'ts example:compose') {
           const solved = mock.expectedTickets().filter((t) => mock.ticketJson(t.id).status === 'solved').length;
           expect(stdout.trim()).toBe(`solved tickets: ${solved}`);

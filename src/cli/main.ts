@@ -53,6 +53,9 @@ export tickets options:
   --custom-field-names id|title          column names for custom fields, default id
   --parser scan|stream-json              default scan
   --parquet-engine parquetjs|duckdb      default parquetjs; duckdb needs npm install @duckdb/node-api
+  --retries N                            retries of one page before giving up, default 8 (429s do not count)
+  --max-retry-minutes N                  the longest time spent retrying one page, default 15
+  --idle-timeout SECONDS                 the longest silence while a page streams, default 60
   --state FILE                           default <out>/_state/tickets.json
   --raw DIR                              also keep each page's raw bytes, gzipped (a bronze layer)
   --quiet                                no progress
@@ -99,6 +102,9 @@ const EXPORT_OPTIONS = {
   'custom-field-names': { type: 'string' },
   parser: { type: 'string' },
   'parquet-engine': { type: 'string' },
+  retries: { type: 'string' },
+  'max-retry-minutes': { type: 'string' },
+  'idle-timeout': { type: 'string' },
   state: { type: 'string' },
   raw: { type: 'string' },
   quiet: { type: 'boolean' },
@@ -164,6 +170,9 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
     customFieldNames: oneOf('custom-field-names', values['custom-field-names'], ['id', 'title'] as const),
     parser: oneOf('parser', values.parser, ['scan', 'stream-json'] as const),
     raw: values.raw,
+    retries: int('retries', values.retries, 0, 1000),
+    maxRetryTimeMs: values['max-retry-minutes'] === undefined ? undefined : int('max-retry-minutes', values['max-retry-minutes'], 1, 10_000)! * 60_000,
+    timeouts: values['idle-timeout'] === undefined ? undefined : { bodyIdle: int('idle-timeout', values['idle-timeout'], 1, 3600)! * 1000 },
     parquetEngine: oneOf('parquet-engine', values['parquet-engine'], ['parquetjs', 'duckdb'] as const),
     signal: io.signal,
     stdout: io.stdout,
@@ -190,6 +199,10 @@ async function runReported<O extends LakeRunOptions>(opts: O, io: CliIo, quiet: 
     io.stderr.write(`${msg}\n`);
   };
   let progress: Progress | undefined;
+  let shown = 0;
+  opts.onReject = ({ id, rejects }) => {
+    if (shown++ < 5) log(`bad value in record ${String(id)}: ${String(rejects)} (kept raw in _rejects; the run goes on)${shown === 5 ? '; further ones are counted in the summary' : ''}`);
+  };
   opts.onStart = ({ resumed, position, statePath, notes }) => {
     const where = position.mode === 'cursor' && position.cursor ? `cursor (generated_timestamp ${position.watermark >= 0 ? formatTime(position.watermark) : 'n/a'})` : `start_time ${position.startTime} (${formatTime(position.startTime)})`;
     log(resumed ? `resuming from ${where}, as saved in ${statePath}` : `starting a new export from ${where}${statePath ? `; state in ${statePath}` : ''}`);

@@ -86,7 +86,11 @@ export class FlattenStream extends Transform {
   }
 
   #done(row: TicketRow, rejects: number, callback: TransformCallback): void {
-    this.#stats.rejects += rejects;
+    if (rejects > 0) {
+      this.#stats.rejects += rejects;
+      // Reported, never fatal: the value is kept raw in _rejects.
+      this.emit('reject', { id: row.id, rejects: row._rejects });
+    }
     callback(null, row);
   }
 }

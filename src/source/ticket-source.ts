@@ -104,6 +104,11 @@ export class TicketSource extends Readable {
     this.#paginator = new Paginator({ mode, startTime: opts.startTime ?? 0, endTime: opts.endTime, onStuck }, opts.position ? { ...opts.position, mode } : undefined);
   }
 
+  /** Typed iteration: `for await (const item of source)` knows it is a row, a checkpoint or a sideload row. */
+  override [Symbol.asyncIterator](): AsyncIterableIterator<Item<ZendeskTicket>> {
+    return super[Symbol.asyncIterator]() as AsyncIterableIterator<Item<ZendeskTicket>>;
+  }
+
   /** Where the source stands now (after the last page it read). */
   position(): ExportPosition {
     return this.#paginator.position();

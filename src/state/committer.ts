@@ -59,6 +59,17 @@ export class Committer {
 
   /** Roll an interrupted commit forward, clear staging, and return the committed state (if any). */
   async recover(): Promise<ExportState | undefined> {
+    try {
+      return await this.#recover();
+    } catch (err) {
+      if (err instanceof ZendeskEtlError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? 'it is not writable' : code === 'ENOTDIR' || code === 'EEXIST' ? 'a file stands where a folder should be' : (err as Error).message;
+      throw new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot use the output folder ${this.outDir}: ${why} (${code ?? 'error'})`, { path: this.outDir }, { cause: err });
+    }
+  }
+
+  async #recover(): Promise<ExportState | undefined> {
     let manifest: Manifest | undefined;
     try {
       manifest = JSON.parse(await readFile(this.#manifestPath, 'utf8')) as Manifest;

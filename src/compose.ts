@@ -14,7 +14,7 @@ class RowStage<A, B> extends Transform {
   readonly #fn: (row: A) => B | undefined | Promise<B | undefined>;
 
   constructor(fn: (row: A) => B | undefined | Promise<B | undefined>) {
-    super({ objectMode: true, highWaterMark: 64 });
+    super({ objectMode: true, highWaterMark: 16 });
     this.#fn = fn;
   }
 

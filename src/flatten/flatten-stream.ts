@@ -35,7 +35,7 @@ export class FlattenStream extends Transform {
   readonly #sideloadTypes = new Map<string, ReadonlyMap<string, ColumnType>>();
 
   constructor(opts: FlattenOptions) {
-    super({ objectMode: true, highWaterMark: 64 });
+    super({ objectMode: true, highWaterMark: 16 });
     this.#opts = opts;
     this.#stats = opts.stats ?? new ExportStats();
     this.#extractedAt = (opts.extractedAt ?? new Date()).toISOString();

@@ -60,6 +60,23 @@ class FileOut {
   get bytes(): number {
     return this.stream.bytesWritten;
   }
+
+  /** Once the stream was ended: wait for it to close, then fsync. Coded errors. */
+  async finish(): Promise<void> {
+    try {
+      if (!this.stream.closed) await once(this.stream, 'close');
+      this.check();
+      await fsyncFile(this.path);
+    } catch (err) {
+      throw writeError(this.path, err);
+    }
+  }
+
+  /** Give up: close and delete. */
+  async discard(): Promise<void> {
+    this.stream.destroy();
+    await rm(this.path, { force: true });
+  }
 }
 
 // ------------------------------------------------------------------ NDJSON
@@ -131,19 +148,16 @@ class NdjsonWriter implements RowFileWriter {
   async close(): Promise<void> {
     try {
       await this.#flush();
-      this.#out.end();
-      if (!this.#file.stream.closed) await once(this.#file.stream, 'close');
-      this.#file.check();
-      await fsyncFile(this.#file.path);
     } catch (err) {
       throw writeError(this.#file.path, err);
     }
+    this.#out.end();
+    await this.#file.finish();
   }
 
   async abort(): Promise<void> {
     this.#gzip?.destroy();
-    this.#file.stream.destroy();
-    await rm(this.#file.path, { force: true });
+    await this.#file.discard();
   }
 }
 
@@ -259,17 +273,14 @@ class ParquetRowWriter implements RowFileWriter {
   async close(): Promise<void> {
     try {
       await this.#writer.close();
-      if (!this.#file.stream.closed) await once(this.#file.stream, 'close');
-      this.#file.check();
-      await fsyncFile(this.#file.path);
     } catch (err) {
-      throw writeError(this.#file.path, err);
+      throw writeError(this.#file.path, err instanceof Error ? err : new Error(String(err)));
     }
+    await this.#file.finish();
   }
 
   async abort(): Promise<void> {
-    this.#file.stream.destroy();
-    await rm(this.#file.path, { force: true });
+    await this.#file.discard();
   }
 }
 

@@ -84,7 +84,7 @@ export class LakeSink extends Writable {
   readonly #sideloadColumns: ((table: string) => readonly Column[]) | undefined;
 
   constructor(opts: LakeSinkOptions) {
-    super({ objectMode: true, highWaterMark: 64 });
+    super({ objectMode: true, highWaterMark: 16 });
     const maxRows = opts.maxRowsPerFile ?? 100_000;
     if (!Number.isInteger(maxRows) || maxRows < 1) throw invalidOption('maxRowsPerFile', 'a whole number >= 1', opts.maxRowsPerFile);
     this.#o = {

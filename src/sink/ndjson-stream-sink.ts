@@ -16,7 +16,7 @@ export class NdjsonStreamSink extends Writable {
   #len = 0;
 
   constructor(out: NodeJS.WritableStream, stats?: ExportStats) {
-    super({ objectMode: true, highWaterMark: 64 });
+    super({ objectMode: true, highWaterMark: 16 });
     this.#out = out;
     this.#stats = stats ?? new ExportStats();
   }

@@ -1,13 +1,13 @@
 import { createReadStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Checkpoint } from '../checkpoint.js';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import type { CustomField } from '../schema/custom-fields.js';
 import { ExportStats } from '../stats.js';
+import { PullSource } from './pull-source.js';
 import { createPageParser, type PageEvent, type ParserKind } from './page-parser.js';
 import type { ExportPosition } from './pagination.js';
 import type { ZendeskTicket } from './ticket-source.js';
@@ -37,18 +37,16 @@ export async function readArchivedFields(dir: string, stream = 'tickets'): Promi
  * so a version older than the watermark, or at it and already seen, was delivered before (a page
  * fetched twice around a crash). Nothing calls Zendesk.
  */
-export class ReplaySource extends Readable {
+export class ReplaySource extends PullSource<ZendeskTicket | Checkpoint> {
   readonly stats: ExportStats;
   readonly #o: ReplaySourceOptions;
-  #started = false;
-  #wake: (() => void) | undefined;
   #watermark: number;
   #boundary: Set<number>;
   #lastFile: string | undefined;
   #done = false;
 
   constructor(opts: ReplaySourceOptions) {
-    super({ objectMode: true, highWaterMark: 64 });
+    super(16);
     this.#o = opts;
     this.stats = opts.stats ?? new ExportStats();
     this.#watermark = opts.position?.watermark ?? -1;
@@ -60,28 +58,7 @@ export class ReplaySource extends Readable {
     return { mode: 'time', cursor: this.#lastFile, startTime: Math.max(0, this.#watermark), watermark: this.#watermark, boundary: [...this.#boundary], done: this.#done };
   }
 
-  override _read(): void {
-    if (!this.#started) {
-      this.#started = true;
-      this.#run().then(
-        () => this.push(null),
-        (err: unknown) => this.destroy(err as Error),
-      );
-      return;
-    }
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  async #emit(item: ZendeskTicket | Checkpoint): Promise<void> {
-    if (this.push(item)) return;
-    await new Promise<void>((resolve) => {
-      this.#wake = resolve;
-    });
-  }
-
-  async #run(): Promise<void> {
+  protected override async produce(): Promise<void> {
     const dir = join(this.#o.dir, this.#o.stream ?? 'tickets');
     let names: string[];
     try {
@@ -92,7 +69,7 @@ export class ReplaySource extends Readable {
     const todo = this.#lastFile === undefined ? names : names.filter((n) => n > this.#lastFile!);
     if (todo.length === 0) {
       this.#done = true;
-      await this.#emit(new Checkpoint(this.#o.stream ?? 'tickets', this.position(), 0));
+      await this.deliver(new Checkpoint(this.#o.stream ?? 'tickets', this.position(), 0));
       return;
     }
     for (const [i, name] of todo.entries()) {
@@ -101,7 +78,7 @@ export class ReplaySource extends Readable {
       this.#done = i === todo.length - 1;
       this.stats.pages++;
       this.stats.watermark = this.#watermark;
-      await this.#emit(new Checkpoint(this.#o.stream ?? 'tickets', this.position(), this.stats.pages));
+      await this.deliver(new Checkpoint(this.#o.stream ?? 'tickets', this.position(), this.stats.pages));
     }
   }
 
@@ -138,6 +115,6 @@ export class ReplaySource extends Readable {
     }
     this.#boundary.add(t.id);
     this.stats.tickets++;
-    await this.#emit(t);
+    await this.deliver(t);
   }
 }

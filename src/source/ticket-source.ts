@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import Bottleneck from 'bottleneck';
 import pRetry from 'p-retry';
 import type { Credentials } from '../auth.js';
@@ -6,6 +5,7 @@ import { Checkpoint, SideloadRecord, type Item } from '../checkpoint.js';
 import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
 import { ExportStats } from '../stats.js';
 import { ZendeskHttp, type HttpTimeouts } from './http-client.js';
+import { PullSource } from './pull-source.js';
 import { createPageParser, type PageEvent, type ParserKind } from './page-parser.js';
 import { Paginator, type ExportPosition, type PageMeta, type PageRequest, type PaginationMode } from './pagination.js';
 import type { RawArchive } from './raw-archive.js';
@@ -68,7 +68,7 @@ export interface TicketSourceOptions {
  * reads the HTTP body only as fast as downstream consumes, fetches pages under a rate limiter, and
  * retries failures without delivering a version twice. `stop()` ends it after the page in progress.
  */
-export class TicketSource extends Readable {
+export class TicketSource extends PullSource<Item<ZendeskTicket>> {
   readonly stats: ExportStats;
   readonly #opts: TicketSourceOptions;
   readonly #http: ZendeskHttp;
@@ -77,12 +77,10 @@ export class TicketSource extends Readable {
   readonly #perPage: number;
   readonly #spec: StreamSpec;
   readonly #abort = new AbortController();
-  #started = false;
   #stopping = false;
-  #wake: (() => void) | undefined;
 
   constructor(opts: TicketSourceOptions) {
-    super({ objectMode: true, highWaterMark: 64 });
+    super(16);
     const perPage = opts.perPage ?? 1000;
     if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw invalidOption('perPage', 'a whole number from 1 to 1000', opts.perPage);
     const spec = streamSpec(opts.stream ?? 'tickets');
@@ -119,38 +117,16 @@ export class TicketSource extends Readable {
     this.#stopping = true;
   }
 
-  override _read(): void {
-    if (!this.#started) {
-      this.#started = true;
-      this.#run().then(
-        () => this.push(null),
-        (err: unknown) => this.destroy(err as Error),
-      );
-      return;
-    }
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     this.#abort.abort();
-    this.#wake?.();
+    this.release();
     this.#http.close().then(
       () => callback(err),
       () => callback(err),
     );
   }
 
-  /** Push with backpressure: wait for `_read()` when the buffer is full. */
-  async #emit(item: Item<ZendeskTicket>): Promise<void> {
-    if (this.push(item)) return;
-    await new Promise<void>((resolve) => {
-      this.#wake = resolve;
-    });
-  }
-
-  async #run(): Promise<void> {
+  protected override async produce(): Promise<void> {
     const p = this.#paginator;
     const now = this.#opts.now ?? (() => Math.floor(Date.now() / 1000));
     while (!p.done && !this.#stopping && !this.destroyed) {
@@ -180,11 +156,11 @@ export class TicketSource extends Readable {
       if (outcome === 'switched-to-cursor') {
         this.stats.notes.push(`more tickets share generated_timestamp ${p.position().startTime} than a time-based page holds; finished through the cursor endpoint from there`);
       }
-      await this.#emit(new Checkpoint(this.#spec.name, p.position(), this.stats.pages));
+      await this.deliver(new Checkpoint(this.#spec.name, p.position(), this.stats.pages));
     }
     if (p.done && this.stats.pages === 0) {
       // Nothing to fetch (the window is empty or the start is too recent): still say where we stand.
-      await this.#emit(new Checkpoint(this.#spec.name, p.position(), 0));
+      await this.deliver(new Checkpoint(this.#spec.name, p.position(), 0));
     }
   }
 
@@ -289,10 +265,10 @@ export class TicketSource extends Readable {
             }
             if (p.accept(t.id, version)) {
               stats.tickets++;
-              await this.#emit(t);
+              await this.deliver(t);
             } else stats.duplicatesSkipped++;
           } else if (includes.has(ev.key) && ev.value !== null && typeof ev.value === 'object') {
-            await this.#emit(new SideloadRecord(ev.key, ev.value as Record<string, unknown>));
+            await this.deliver(new SideloadRecord(ev.key, ev.value as Record<string, unknown>));
           }
         }
         pending.length = 0;

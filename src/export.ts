@@ -38,6 +38,8 @@ export interface LakeRunOptions {
   maxBytesPerFile?: number;
   commitIntervalMs?: number;
   rowGroupSize?: number;
+  /** Parquet codec. Default 'snappy' (fast, read everywhere). */
+  compression?: 'snappy' | 'gzip' | 'none';
   /** Which library writes Parquet: 'parquetjs' (default, pure JS) or 'duckdb' (optional @duckdb/node-api, much faster). */
   parquetEngine?: 'parquetjs' | 'duckdb';
   /** A file format of your own (or a wrapped one); overrides `format` for files. */
@@ -95,6 +97,13 @@ export function defaultStateName(startTime: number | undefined, endTime: number 
   return endTime === undefined ? `${stream}.json` : `${stream}-${startTime ?? 0}-${endTime}.json`;
 }
 
+function codec(c: LakeRunOptions['compression']): 'SNAPPY' | 'GZIP' | 'UNCOMPRESSED' {
+  if (c === undefined || c === 'snappy') return 'SNAPPY';
+  if (c === 'gzip') return 'GZIP';
+  if (c === 'none') return 'UNCOMPRESSED';
+  throw invalidOption('compression', '"snappy", "gzip" or "none"', c);
+}
+
 /** A source the lake runner can drive: rows and checkpoints, a position, and a graceful stop. */
 type RunnableSource = Readable & { position(): ExportPosition; stop?(): void };
 
@@ -140,8 +149,8 @@ async function runLake(opts: LakeRunOptions, lake: PreparedLake, baseState: Expo
       (lake.format === 'ndjson'
         ? new NdjsonFormat({ gzip: opts.gzip ?? false })
         : opts.parquetEngine === 'duckdb'
-          ? new DuckDbParquetFormat({ rowGroupSize: opts.rowGroupSize })
-          : new ParquetFormat({ rowGroupSize: opts.rowGroupSize }));
+          ? new DuckDbParquetFormat({ rowGroupSize: opts.rowGroupSize, compression: codec(opts.compression) })
+          : new ParquetFormat({ rowGroupSize: opts.rowGroupSize, compression: codec(opts.compression) }));
     lakeSink = new LakeSink({
       committer,
       format: rowFormat,

@@ -192,3 +192,21 @@ describe('output folders that cannot be used', () => {
     expect(mock.exportRequests).toBe(0);
   });
 });
+
+describe('windows', () => {
+  it('two --end-time windows side by side into one lake: no overlap, no gap', async () => {
+    const mock = await startMock({ tickets: 5000 });
+    const out = await tempDir();
+    const cut = mock.expectedTickets().sort((a, b) => a.generated_timestamp - b.generated_timestamp)[2600]!.generated_timestamp;
+    const base = ['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--per-page', '200', '--max-rows-per-file', '400', '--quiet'];
+    const [a, b] = await Promise.all([
+      spawnCli([...base, '--end-time', String(cut)], mockEnv(mock)).done,
+      spawnCli([...base, '--start-time', String(cut), '--pagination', 'time'], mockEnv(mock)).done,
+    ]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    await expectExact(out, 'parquet', mock);
+    const states = (await listFiles(join(out, '_state'))).map((f) => f.split('/').pop());
+    expect(states).toEqual(expect.arrayContaining([`tickets-0-${cut}.json`, 'tickets.json']));
+  });
+});

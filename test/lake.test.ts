@@ -179,3 +179,16 @@ describe('partition paths are safe', () => {
     expect(committer.finalPath('tickets/updated_at_day=2024-05-01/a.parquet')).toBe(join(out, 'tickets/updated_at_day=2024-05-01/a.parquet'));
   });
 });
+
+describe('Parquet codec and row groups', () => {
+  it('--compression and --row-group-size reach the file, as DuckDB sees it', async () => {
+    const mock = await startMock({ tickets: 1200 });
+    const out = await tempDir();
+    const { runCli, mockEnv } = await import('./helpers.js');
+    const run = await runCli(['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--compression', 'gzip', '--row-group-size', '500'], mockEnv(mock));
+    expect(run.code, run.stderr).toBe(0);
+    const meta = await duck(`SELECT DISTINCT compression, row_group_id FROM parquet_metadata('${out}/tickets/*.parquet')`);
+    expect(new Set(meta.map((r) => r.compression))).toEqual(new Set(['GZIP']));
+    expect(new Set(meta.map((r) => r.row_group_id)).size).toBe(3); // 1200 rows in groups of 500
+  });
+});

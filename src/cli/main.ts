@@ -50,6 +50,9 @@ export tickets options:
   --partition-by FIELD:day|month|year    Hive folders, e.g. updated_at:month
   --gzip                                 gzip NDJSON files
   --max-rows-per-file N                  default 100000
+  --max-file-mb N                        default 256 (files rotate at whichever comes first)
+  --row-group-size N                     Parquet rows per row group, default 4096 (duckdb engine: 100000)
+  --compression snappy|gzip|none         Parquet codec, default snappy
   --custom-field-names id|title          column names for custom fields, default id
   --parser scan|stream-json              default scan
   --parquet-engine parquetjs|duckdb      default parquetjs; duckdb needs npm install @duckdb/node-api
@@ -99,6 +102,9 @@ const EXPORT_OPTIONS = {
   'partition-by': { type: 'string' },
   gzip: { type: 'boolean' },
   'max-rows-per-file': { type: 'string' },
+  'max-file-mb': { type: 'string' },
+  'row-group-size': { type: 'string' },
+  compression: { type: 'string' },
   'custom-field-names': { type: 'string' },
   parser: { type: 'string' },
   'parquet-engine': { type: 'string' },
@@ -167,6 +173,9 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
     partitionBy: values['partition-by'],
     gzip: values.gzip ?? false,
     maxRowsPerFile: int('max-rows-per-file', values['max-rows-per-file'], 1),
+    maxBytesPerFile: values['max-file-mb'] === undefined ? undefined : int('max-file-mb', values['max-file-mb'], 1, 1_000_000)! * 1024 * 1024,
+    rowGroupSize: int('row-group-size', values['row-group-size'], 100, 10_000_000),
+    compression: oneOf('compression', values.compression, ['snappy', 'gzip', 'none'] as const),
     customFieldNames: oneOf('custom-field-names', values['custom-field-names'], ['id', 'title'] as const),
     parser: oneOf('parser', values.parser, ['scan', 'stream-json'] as const),
     raw: values.raw,

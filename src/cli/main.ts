@@ -204,10 +204,11 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
 async function runReported<O extends LakeRunOptions>(opts: O, io: CliIo, quiet: boolean, out: string, run: (o: O) => Promise<ExportResult>): Promise<number> {
   const stats = new ExportStats();
   opts.stats = stats;
-  const log = (msg: string): void => {
-    io.stderr.write(`${msg}\n`);
-  };
   let progress: Progress | undefined;
+  const log = (msg: string): void => {
+    if (progress) progress.log(msg);
+    else io.stderr.write(`${msg}\n`);
+  };
   let shown = 0;
   opts.onReject = ({ id, rejects }) => {
     if (shown++ < 5) log(`bad value in record ${String(id)}: ${String(rejects)} (kept raw in _rejects; the run goes on)${shown === 5 ? '; further ones are counted in the summary' : ''}`);
@@ -221,6 +222,7 @@ async function runReported<O extends LakeRunOptions>(opts: O, io: CliIo, quiet: 
   try {
     const result = await run(opts);
     progress?.stop();
+    progress = undefined;
     for (const n of stats.notes) log(`note: ${n}`);
     log(`summary: ${JSON.stringify(stats.summary())}`);
     if (io.signal?.aborted) {
@@ -330,7 +332,7 @@ async function demoCommand(args: string[], io: CliIo): Promise<number> {
     if (code === EXIT.OK) {
       const glob = format === 'parquet' ? `${out}/tickets/**/*.parquet` : `${out}/tickets/**/*.ndjson`;
       const reader = format === 'parquet' ? `read_parquet('${glob}', hive_partitioning=true, union_by_name=true)` : `read_json_auto('${glob}')`;
-      io.stderr.write(`\nThe lake is in ./${out}/tickets (state in ./${out}/_state). Read it with DuckDB:\n`);
+      io.stderr.write(`\nThe lake is in ${out}/tickets (state in ${out}/_state). Read it with DuckDB:\n`);
       io.stdout.write(`duckdb -c "SELECT status, count(*) FROM ${reader} GROUP BY ALL ORDER BY 2 DESC"\n`);
     }
     return code;

@@ -9,7 +9,8 @@ export class Progress {
   readonly #stats: ExportStats;
   readonly #out: NodeJS.WriteStream | NodeJS.WritableStream;
   readonly #tty: boolean;
-  readonly #startWatermark: number;
+  #startWatermark: number;
+  #firstAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #lastLen = 0;
 
@@ -29,11 +30,16 @@ export class Progress {
     const parts = [`pages ${s.pages}`, `tickets ${s.tickets.toLocaleString('en-US')}`, `${Math.round(rate).toLocaleString('en-US')}/s`];
     if (s.watermark >= 0) {
       parts.push(`reached ${formatTime(s.watermark)}`);
+      if (this.#startWatermark < 0) {
+        // A new export: measure progress from the first timestamp seen.
+        this.#startWatermark = s.watermark;
+        this.#firstAt = s.elapsedMs() / 1000;
+      }
       const now = Date.now() / 1000;
-      const first = this.#startWatermark >= 0 ? this.#startWatermark : s.watermark;
-      const covered = s.watermark - first;
+      const covered = s.watermark - this.#startWatermark;
       const left = now - s.watermark;
-      if (covered > 0 && left > 0) parts.push(`ETA ${duration((left / covered) * secs)}`);
+      const spent = secs - this.#firstAt;
+      if (covered > 0 && left > 0 && spent > 0) parts.push(`ETA ${duration((left / covered) * spent)} to now`);
     }
     if (s.retries > 0) parts.push(`retries ${s.retries}`);
     if (s.rateLimited > 0) parts.push(`429s ${s.rateLimited}`);
@@ -51,6 +57,15 @@ export class Progress {
     } else {
       this.#out.write(`progress: ${text}\n`);
     }
+  }
+
+  /** A log line that does not collide with the live line on a terminal. */
+  log(message: string): void {
+    if (this.#tty && this.#lastLen > 0) {
+      this.#out.write(`\r${' '.repeat(this.#lastLen)}\r${message}\n`);
+      this.#lastLen = 0;
+      this.tick();
+    } else this.#out.write(`${message}\n`);
   }
 
   stop(): void {

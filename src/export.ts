@@ -20,6 +20,7 @@ import { RawArchive } from './source/raw-archive.js';
 import { ReplaySource, readArchivedFields } from './source/replay-source.js';
 import { Committer, type CommitStep } from './state/committer.js';
 import { STATE_VERSION, StateStore, type ExportState } from './state/state-store.js';
+import { formatTime } from './time.js';
 import { STREAMS, sideloadColumns, streamSpec, type StreamName, type StreamSpec } from './streams.js';
 import { ExportStats } from './stats.js';
 
@@ -219,6 +220,11 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
     if (opts.startTime !== undefined && opts.startTime !== saved.window.startTime) {
       lake.notes.push(`--start-time ${opts.startTime} is ignored: the saved state in ${lake.statePath} wins (move it away to start over)`);
     }
+  }
+  if (!saved && opts.startTime !== undefined && opts.startTime > Math.floor(Date.now() / 1000) - 60) {
+    // A new export cannot start there: Zendesk answers 422 to a start_time less than a minute old.
+    // (A resumed export that has caught up is different: it simply finds nothing new yet.)
+    throw invalidOption('startTime', `at least a minute in the past (Zendesk refuses newer ones with 422); it is ${formatTime(opts.startTime)}`, opts.startTime);
   }
   const startTime = saved?.window.startTime ?? opts.startTime ?? 0;
   const mode = opts.pagination ?? (spec.cursorPath ? 'cursor' : 'time');

@@ -110,3 +110,15 @@ describe('CLI: zendesk-etl export tickets', () => {
     expect(run.stdout).toMatch(/zendesk-etl export <stream>/);
   });
 });
+
+describe('a start time Zendesk would refuse', () => {
+  it('a new export from less than a minute ago stops at once with exit 2 (Zendesk would answer 422); nothing is written', async () => {
+    const mock = await startMock({ tickets: 10 });
+    const out = await tempDir();
+    const run = await runCli(['export', 'tickets', '--base-url', mock.url, '--out', out, '--start-time', String(Math.floor(Date.now() / 1000) - 5)], mockEnv(mock));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/startTime must be at least a minute in the past \(Zendesk refuses newer ones with 422\)/);
+    expect(mock.exportRequests).toBe(0);
+    expect(await lakeVersions(out, 'parquet')).toEqual([]);
+  });
+});

@@ -8,7 +8,7 @@ import { ParquetFormat, type RowFileWriter, type RowFormat } from '../src/sink/f
 import type { CommitStep } from '../src/state/committer.js';
 import type { ExportState } from '../src/state/state-store.js';
 import { prng } from '../src/mock/ticket-generator.js';
-import { checkExactlyOnce, lakeVersions, listFiles, mockEnv, spawnCli, startMock, tempDir, tokenCredentials } from './helpers.js';
+import { checkExactlyOnce, duck, lakeVersions, listFiles, mockEnv, spawnCli, startMock, tempDir, tokenCredentials } from './helpers.js';
 
 function exportArgs(mock: MockZendesk, out: string, format: string, mode: string): string[] {
   return ['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--format', format, '--pagination', mode, '--per-page', '200', '--max-rows-per-file', '600', '--quiet'];
@@ -209,4 +209,35 @@ describe('windows', () => {
     const states = (await listFiles(join(out, '_state'))).map((f) => f.split('/').pop());
     expect(states).toEqual(expect.arrayContaining([`tickets-0-${cut}.json`, 'tickets.json']));
   });
+});
+
+describe('exactly once under kill -9, other streams', () => {
+  for (const [stream, mode] of [['users', 'cursor'], ['ticket_events', 'time']] as const) {
+    it(`${stream}: five SIGKILLs at random instants, then a complete table with no duplicate`, async () => {
+      const mock = await startMock({ tickets: 40_000 });
+      const out = await tempDir();
+      const rand = prng(stream.length);
+      const args = ['export', stream, '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--pagination', mode, '--per-page', '200', '--max-rows-per-file', '600', '--quiet'];
+      let kills = 0;
+      for (let runs = 0; runs < 20; runs++) {
+        const before = mock.exportRequests;
+        const run = spawnCli(args, mockEnv(mock));
+        const target = before + 2 + Math.floor(rand() * 6);
+        const timer = kills < 5 ? setInterval(() => mock.exportRequests >= target && run.child.kill('SIGKILL'), 2) : undefined;
+        const done = await run.done;
+        if (timer) clearInterval(timer);
+        if (done.signal === 'SIGKILL') kills++;
+        else {
+          expect(done.code, done.stderr).toBe(0);
+          if (kills >= 5) break;
+        }
+      }
+      expect(kills).toBe(5);
+      const version = stream === 'users' ? 'epoch(updated_at)::BIGINT' : '"timestamp"';
+      const got = (await duck(`SELECT id, ${version} AS v FROM read_parquet('${out}/${stream}/*.parquet', union_by_name=true)`)).map((r) => `${String(r.id)}:${String(r.v)}`);
+      const want = mock.expectedRecords(stream).map((r) => `${r.id}:${r.version}`);
+      expect(new Set(got).size).toBe(got.length);
+      expect(got.sort()).toEqual(want.sort());
+    });
+  }
 });

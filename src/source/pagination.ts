@@ -183,11 +183,6 @@ export class Paginator {
     if (this.#watermark >= 0) this.#startTime = this.#watermark;
   }
 
-  /** Call before retrying a page whose body failed part way: its delivered versions stay skipped. */
-  retryingPage(): void {
-    // The page set is kept on purpose. Nothing else to do: the request stays the same.
-  }
-
   #finish(endOfStream: boolean): PageOutcome {
     if (endOfStream || this.#pastWindow || (this.#endTime !== undefined && this.#mode === 'time' && this.#startTime >= this.#endTime)) {
       this.#done = true;

@@ -188,7 +188,7 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
     const meta = await pRetry(
       async () => {
         attempt++;
-        return this.#attempt(req, url, attempt);
+        return this.#attempt(url, attempt);
       },
       {
         retries: o.retries ?? 8,
@@ -223,7 +223,7 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
     return this.#paginator.completePage(meta, this.#perPage);
   }
 
-  async #attempt(req: PageRequest, url: string, attempt: number): Promise<PageMeta> {
+  async #attempt(url: string, attempt: number): Promise<PageMeta> {
     const stats = this.stats;
     if (this.#limiter) {
       const t0 = performance.now();

@@ -1,4 +1,5 @@
-import { resolve, join } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, resolve, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import type { Credentials } from './auth.js';
@@ -108,7 +109,17 @@ function codec(c: LakeRunOptions['compression']): 'SNAPPY' | 'GZIP' | 'UNCOMPRES
 /** A source the lake runner can drive: rows and checkpoints, a position, and a graceful stop. */
 type RunnableSource = Readable & { position(): ExportPosition; stop?(): void };
 
+async function folderUsable(dir: string): Promise<boolean> {
+  try {
+    return (await stat(dir)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 interface PreparedLake {
+  /** Release the state lock. */
+  release: () => Promise<void>;
   format: 'parquet' | 'ndjson';
   stats: ExportStats;
   notes: string[];
@@ -128,8 +139,22 @@ async function prepareLake(opts: LakeRunOptions, stateName: string): Promise<Pre
   const statePath = opts.statePath !== undefined ? resolve(opts.statePath) : outDir ? join(outDir, '_state', stateName) : undefined;
   const committer = outDir && statePath ? new Committer({ outDir, statePath, onStep: opts.onCommitStep }) : undefined;
   const store = committer?.store ?? (statePath ? new StateStore(statePath) : undefined);
-  const saved = committer ? await committer.recover() : await store?.load();
-  return { format, stats: opts.stats ?? new ExportStats(), notes: [], statePath, committer, store, saved };
+  let release: () => Promise<void> = () => Promise.resolve();
+  if (committer) {
+    try {
+      await mkdir(dirname(committer.store.path), { recursive: true });
+    } catch {
+      // recover() below reports an unusable folder with a clear error
+    }
+    if (await folderUsable(dirname(committer.store.path))) release = await committer.lock();
+  }
+  try {
+    const saved = committer ? await committer.recover() : await store?.load();
+    return { format, stats: opts.stats ?? new ExportStats(), notes: [], statePath, committer, store, saved, release };
+  } catch (err) {
+    await release();
+    throw err;
+  }
 }
 
 function freshState(stream: string, window: ExportState['window'], position: ExportPosition): ExportState {
@@ -212,72 +237,76 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
     throw invalidOption('endTime', `later than the start time ${opts.startTime}`, opts.endTime);
   }
   const lake = await prepareLake(opts, defaultStateName(opts.startTime, opts.endTime, stream));
-  const saved = lake.saved;
-  let position: ExportPosition | undefined;
-  if (saved) {
-    position = { ...saved.position };
-    if (position.done && opts.endTime === undefined) position.done = false; // an incremental run: look for new changes
-    if (opts.startTime !== undefined && opts.startTime !== saved.window.startTime) {
-      lake.notes.push(`--start-time ${opts.startTime} is ignored: the saved state in ${lake.statePath} wins (move it away to start over)`);
-    }
-  }
-  if (!saved && opts.startTime !== undefined && opts.startTime > Math.floor(Date.now() / 1000) - 60) {
-    // A new export cannot start there: Zendesk answers 422 to a start_time less than a minute old.
-    // (A resumed export that has caught up is different: it simply finds nothing new yet.)
-    throw invalidOption('startTime', `at least a minute in the past (Zendesk refuses newer ones with 422); it is ${formatTime(opts.startTime)}`, opts.startTime);
-  }
-  const startTime = saved?.window.startTime ?? opts.startTime ?? 0;
-  const mode = opts.pagination ?? (spec.cursorPath ? 'cursor' : 'time');
-  const baseState = saved ?? freshState(stream, { startTime, endTime: opts.endTime }, { mode, startTime, watermark: -1, boundary: [], done: false });
-
-  const http = new ZendeskHttp(opts.origin, opts.credentials, opts.timeouts);
   try {
-    const catalog = stream === 'tickets' ? await FieldCatalog.fetch(http, opts.customFieldNames ?? 'id') : undefined;
-    let raw: RawArchive | undefined;
-    if (opts.raw !== undefined) {
-      raw = new RawArchive(resolve(opts.raw), stream);
-      await raw.init();
-      if (catalog) await raw.saveFields(catalog.fields);
+    const saved = lake.saved;
+    let position: ExportPosition | undefined;
+    if (saved) {
+      position = { ...saved.position };
+      if (position.done && opts.endTime === undefined) position.done = false; // an incremental run: look for new changes
+      if (opts.startTime !== undefined && opts.startTime !== saved.window.startTime) {
+        lake.notes.push(`--start-time ${opts.startTime} is ignored: the saved state in ${lake.statePath} wins (move it away to start over)`);
+      }
     }
-    const source = new TicketSource({
-      stream,
-      origin: opts.origin,
-      credentials: opts.credentials,
-      pagination: mode,
-      startTime,
-      endTime: opts.endTime,
-      position,
-      perPage: opts.perPage,
-      supportTypeScope: opts.supportTypeScope,
-      excludeDeleted: opts.excludeDeleted,
-      include: opts.include,
-      rateLimit: opts.rateLimit,
-      retries: opts.retries,
-      maxRetryTimeMs: opts.maxRetryTimeMs,
-      minRetryDelayMs: opts.minRetryDelayMs,
-      maxRetryDelayMs: opts.maxRetryDelayMs,
-      timeouts: opts.timeouts,
-      parser: opts.parser,
-      raw,
-      stats: lake.stats,
-    });
-    const sideloads = (opts.include?.length ?? 0) > 0;
-    const flatten = new FlattenStream({
-      catalog,
-      columns: spec.columns,
-      sideloadColumns: sideloads ? sideloadColumns : undefined,
-      refreshCatalog: catalog
-        ? async () => {
-            await catalog.refresh(http);
-            await raw?.saveFields(catalog.fields); // replay then types the new field too
-          }
-        : undefined,
-      excludeUpdatedBefore: opts.excludeSystemUpdates ? startTime : undefined,
-      stats: lake.stats,
-    });
-    return await runLake(opts, lake, baseState, source, flatten, catalog, spec, sideloads);
+    if (!saved && opts.startTime !== undefined && opts.startTime > Math.floor(Date.now() / 1000) - 60) {
+      // A new export cannot start there: Zendesk answers 422 to a start_time less than a minute old.
+      // (A resumed export that has caught up is different: it simply finds nothing new yet.)
+      throw invalidOption('startTime', `at least a minute in the past (Zendesk refuses newer ones with 422); it is ${formatTime(opts.startTime)}`, opts.startTime);
+    }
+    const startTime = saved?.window.startTime ?? opts.startTime ?? 0;
+    const mode = opts.pagination ?? (spec.cursorPath ? 'cursor' : 'time');
+    const baseState = saved ?? freshState(stream, { startTime, endTime: opts.endTime }, { mode, startTime, watermark: -1, boundary: [], done: false });
+
+    const http = new ZendeskHttp(opts.origin, opts.credentials, opts.timeouts);
+    try {
+      const catalog = stream === 'tickets' ? await FieldCatalog.fetch(http, opts.customFieldNames ?? 'id') : undefined;
+      let raw: RawArchive | undefined;
+      if (opts.raw !== undefined) {
+        raw = new RawArchive(resolve(opts.raw), stream);
+        await raw.init();
+        if (catalog) await raw.saveFields(catalog.fields);
+      }
+      const source = new TicketSource({
+        stream,
+        origin: opts.origin,
+        credentials: opts.credentials,
+        pagination: mode,
+        startTime,
+        endTime: opts.endTime,
+        position,
+        perPage: opts.perPage,
+        supportTypeScope: opts.supportTypeScope,
+        excludeDeleted: opts.excludeDeleted,
+        include: opts.include,
+        rateLimit: opts.rateLimit,
+        retries: opts.retries,
+        maxRetryTimeMs: opts.maxRetryTimeMs,
+        minRetryDelayMs: opts.minRetryDelayMs,
+        maxRetryDelayMs: opts.maxRetryDelayMs,
+        timeouts: opts.timeouts,
+        parser: opts.parser,
+        raw,
+        stats: lake.stats,
+      });
+      const sideloads = (opts.include?.length ?? 0) > 0;
+      const flatten = new FlattenStream({
+        catalog,
+        columns: spec.columns,
+        sideloadColumns: sideloads ? sideloadColumns : undefined,
+        refreshCatalog: catalog
+          ? async () => {
+              await catalog.refresh(http);
+              await raw?.saveFields(catalog.fields); // replay then types the new field too
+            }
+          : undefined,
+        excludeUpdatedBefore: opts.excludeSystemUpdates ? startTime : undefined,
+        stats: lake.stats,
+      });
+      return await runLake(opts, lake, baseState, source, flatten, catalog, spec, sideloads);
+    } finally {
+      await http.close();
+    }
   } finally {
-    await http.close();
+    await lake.release();
   }
 }
 
@@ -294,5 +323,9 @@ export async function replayTickets(opts: ReplayTicketsOptions): Promise<ExportR
   const baseState = lake.saved ?? freshState('tickets', { startTime: 0 }, { mode: 'time', startTime: 0, watermark: -1, boundary: [], done: false });
   const source = new ReplaySource({ dir: resolve(opts.rawDir), position, parser: opts.parser, stats: lake.stats });
   const flatten = new FlattenStream({ catalog, excludeUpdatedBefore: undefined, stats: lake.stats });
-  return runLake(opts, lake, baseState, source, flatten, catalog, STREAMS.tickets, false);
+  try {
+    return await runLake(opts, lake, baseState, source, flatten, catalog, STREAMS.tickets, false);
+  } finally {
+    await lake.release();
+  }
 }

@@ -1,5 +1,6 @@
 // The public API of zendesk-stream-etl.
 export { Credentials, credentialsFromEnv, type AuthKind } from './auth.js';
+export { compactLake, type CompactOptions, type CompactResult } from './compact.js';
 export { filterStage, mapStage, selectStage, teeSink, TeeSink } from './compose.js';
 export { Checkpoint, SideloadRecord, isCheckpoint, isRow, isSideload, type Item } from './checkpoint.js';
 export { ErrorCodes, ZendeskEtlError, isZendeskEtlError, type ErrorCode, type ErrorContext, type ErrorKind } from './errors.js';

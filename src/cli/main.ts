@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { credentialsFromEnv, Credentials } from '../auth.js';
 import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
 import { STREAMS, type StreamName } from '../streams.js';
+import { compactLake } from '../compact.js';
 import { exportStream, replayTickets, type ExportResult, type ExportTicketsOptions, type LakeRunOptions, type ReplayTicketsOptions } from '../export.js';
 import { MockZendesk, type MockZendeskOptions } from '../mock/server.js';
 import { ExportStats } from '../stats.js';
@@ -30,6 +31,8 @@ Usage:
                                          table), ticket_events, users (cursor: 20 req/min), organizations
   zendesk-etl replay DIR --out LAKE [--format F] [--partition-by P]
                                          rebuild a lake from a raw archive, without Zendesk
+  zendesk-etl compact LAKE [--stream S] [--min-files N] [--target-mb N]
+                                         merge small files left by incremental runs (atomic; Parquet needs @duckdb/node-api)
   zendesk-etl mock-server [options]      run the Zendesk stand-in on loopback
   zendesk-etl demo [--out DIR] [--tickets N]
                                          backfill the built-in stand-in into a local lake
@@ -269,6 +272,25 @@ async function replayCommand(args: string[], io: CliIo): Promise<number> {
   return runReported(opts, io, values.quiet ?? false, values.out, replayTickets);
 }
 
+const COMPACT_OPTIONS = { stream: { type: 'string' }, 'min-files': { type: 'string' }, 'target-mb': { type: 'string' }, state: { type: 'string' } } as const;
+
+/** `zendesk-etl compact LAKE`: merge the small files incremental runs leave behind. */
+async function compactCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, COMPACT_OPTIONS);
+  const out = positionals[0];
+  if (out === undefined) throw invalidOption('LAKE', 'the lake folder (zendesk-etl compact LAKE)', null);
+  const stream = values.stream ?? 'tickets';
+  if (!(stream in STREAMS)) throw invalidOption('--stream', Object.keys(STREAMS).join(', '), stream);
+  const result = await compactLake({
+    out,
+    statePath: values.state ?? `${out}/_state/${stream}.json`,
+    minFiles: int('min-files', values['min-files'], 2),
+    targetBytes: values['target-mb'] === undefined ? undefined : int('target-mb', values['target-mb'], 1)! * 1024 * 1024,
+  });
+  io.stderr.write(`compacted ${result.folders} folders: ${result.filesBefore} files -> ${result.filesAfter} (${result.rows} rows rewritten)\n`);
+  return EXIT.OK;
+}
+
 const MOCK_OPTIONS = {
   port: { type: 'string' },
   tickets: { type: 'string' },
@@ -351,6 +373,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await mockCommand(rest, io);
       case 'replay':
         return await replayCommand(rest, io);
+      case 'compact':
+        return await compactCommand(rest, io);
       case 'demo':
         return await demoCommand(rest, io);
       case undefined:
@@ -363,7 +387,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         io.stdout.write('0.1.0\n');
         return EXIT.OK;
       default:
-        throw invalidOption('command', '"export", "replay", "mock-server" or "demo"', command);
+        throw invalidOption('command', '"export", "replay", "compact", "mock-server" or "demo"', command);
     }
   } catch (err) {
     return reportError(err, io);

@@ -28,6 +28,11 @@ const DUCK_TYPES: Record<ColumnType, string> = {
 
 let shared: Promise<DuckDBConnection> | undefined;
 
+/** One shared in-process DuckDB connection (the optional @duckdb/node-api package). */
+export async function duckdbConnection(): Promise<DuckDBConnection> {
+  return connection();
+}
+
 async function connection(): Promise<DuckDBConnection> {
   shared ??= (async () => {
     let api: typeof import('@duckdb/node-api');
@@ -42,7 +47,7 @@ async function connection(): Promise<DuckDBConnection> {
   return shared;
 }
 
-function sqlString(text: string): string {
+export function sqlString(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from './atomic.js';
@@ -27,6 +27,8 @@ export interface CommitterOptions {
 interface Manifest {
   version: 1;
   files: { staged: string; final: string }[];
+  /** Committed files this commit replaces (compaction), lake-relative; deleted once the new ones are in. */
+  removed?: string[];
   state: ExportState;
 }
 
@@ -80,6 +82,7 @@ export class Committer {
       }
     }
     if (manifest) {
+      await this.#remove(manifest.removed ?? []);
       await this.#publish(manifest.files, false);
       await this.store.save(manifest.state);
       await rm(this.#manifestPath, { force: true });
@@ -95,12 +98,17 @@ export class Committer {
     return join(this.stagingDir, name);
   }
 
-  /** Publish staged files and save the state, as one step. */
-  async commit(files: readonly StagedFile[], state: ExportState): Promise<void> {
+  /**
+   * Publish staged files and save the state, as one step. With `removed`, the listed committed files
+   * are deleted in the same step (compaction: their rows are in the new files).
+   */
+  async commit(files: readonly StagedFile[], state: ExportState, removed: readonly string[] = []): Promise<void> {
     try {
-      const manifest: Manifest = { version: 1, files: files.map((f) => ({ staged: f.staged, final: f.final })), state };
+      const manifest: Manifest = { version: 1, files: files.map((f) => ({ staged: f.staged, final: f.final })), removed: [...removed], state };
       await writeFileAtomic(this.#manifestPath, JSON.stringify(manifest), 0o600);
       this.#onStep?.('manifest-written');
+      // Replaced files go first: a reader may briefly miss those rows, but never sees them twice.
+      await this.#remove(removed);
       await this.#publish(manifest.files, true);
       await this.store.save(state);
       this.#onStep?.('state-saved');
@@ -130,6 +138,42 @@ export class Committer {
     for (const d of dirs) await fsyncDir(d);
   }
 
+  async #remove(files: readonly string[]): Promise<void> {
+    const dirs = new Set<string>();
+    for (const rel of files) {
+      const abs = this.finalPath(rel);
+      await rm(abs, { force: true }); // idempotent: a roll-forward may find it gone already
+      dirs.add(dirname(abs));
+    }
+    for (const d of dirs) if (await exists(d)) await fsyncDir(d);
+  }
+
+  /**
+   * Take the lock of this state file, so two runs never write the same state at once. A lock left by
+   * a process that is gone (kill -9) is taken over. Returns the release function.
+   */
+  async lock(): Promise<() => Promise<void>> {
+    const path = `${this.store.path}.lock`;
+    await mkdir(dirname(path), { recursive: true });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fh = await open(path, 'wx', 0o600);
+        await fh.writeFile(String(process.pid));
+        await fh.close();
+        return () => rm(path, { force: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+          throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `another run (pid ${pid}) is using ${this.store.path}; wait for it to finish, or stop it`, { path: this.store.path });
+        }
+        if (pid === process.pid) throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `this process already runs an export on ${this.store.path}`, { path: this.store.path });
+        await rm(path, { force: true }); // left by a process that is gone
+      }
+    }
+    throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `cannot take the lock ${path}`, { path });
+  }
+
   /** The absolute path of a lake-relative path; refuses anything that would leave the lake. */
   finalPath(rel: string): string {
     const abs = resolve(this.outDir, rel);
@@ -147,6 +191,15 @@ export class Committer {
     } catch {
       return [];
     }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

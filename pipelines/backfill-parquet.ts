@@ -7,7 +7,7 @@
 import { pipeline } from 'node:stream/promises';
 import {
   Committer, FieldCatalog, FlattenStream, LakeSink, METADATA_COLUMNS, ParquetFormat, TICKET_COLUMNS, TicketSource, ZendeskHttp,
-  credentialsFromEnv, parsePartitionSpec, resolveOrigin, type Credentials, type ExportState,
+  credentialsFromEnv, newExportState, parsePartitionSpec, resolveOrigin, type Credentials, type ExportState,
 } from '../src/index.js';
 
 export interface BackfillOptions {
@@ -29,10 +29,7 @@ export async function backfillParquet({ origin, credentials, out, rateLimit = 10
     columns: () => [...TICKET_COLUMNS, ...catalog.columns(), ...METADATA_COLUMNS],
     schemaVersion: () => catalog.version,
     partitionBy: parsePartitionSpec('updated_at:month'),
-    baseState: saved ?? {
-      version: 1, stream: 'tickets', window: { startTime: 0 }, files: [], updatedAt: new Date().toISOString(),
-      position: source.position(), counters: { rows: 0, commits: 0, rejects: 0 },
-    },
+    baseState: saved ?? newExportState('tickets', source.position()),
   });
   await pipeline(source, new FlattenStream({ catalog, refreshCatalog: () => catalog.refresh(http) }), sink);
   await http.close();

@@ -7,7 +7,7 @@
 import { pipeline } from 'node:stream/promises';
 import {
   Committer, FieldCatalog, FlattenStream, LakeSink, NdjsonFormat, TicketSource, ZendeskHttp, credentialsFromEnv, filterStage,
-  mapStage, resolveOrigin, type Column, type Credentials, type TicketRow,
+  mapStage, newExportState, resolveOrigin, type Column, type Credentials, type TicketRow,
 } from '../src/index.js';
 
 /** The row this pipeline writes. */
@@ -37,7 +37,7 @@ export async function solvedByBrand(origin: string, credentials: Credentials, br
     format: new NdjsonFormat(),
     table: 'solved_tickets',
     columns: () => COLUMNS,
-    baseState: saved ?? { version: 1, stream: 'tickets', window: { startTime: 0 }, files: [], updatedAt: new Date().toISOString(), position: source.position(), counters: { rows: 0, commits: 0, rejects: 0 } },
+    baseState: saved ?? newExportState('tickets', source.position()),
   });
   await pipeline(
     source,

@@ -8,7 +8,7 @@
 import { pipeline } from 'node:stream/promises';
 import {
   Committer, FieldCatalog, FlattenStream, LakeSink, METADATA_COLUMNS, NdjsonFormat, ParquetFormat, RawArchive, TICKET_COLUMNS,
-  TicketSource, ZendeskHttp, credentialsFromEnv, resolveOrigin, teeSink, type Credentials, type ExportState, type RowFormat,
+  TicketSource, ZendeskHttp, credentialsFromEnv, newExportState, resolveOrigin, teeSink, type Credentials, type ExportState, type RowFormat,
 } from '../src/index.js';
 
 export async function teeParquetAndArchive(origin: string, credentials: Credentials, lake: string, archive: string, rateLimit = 10): Promise<void> {
@@ -20,7 +20,7 @@ export async function teeParquetAndArchive(origin: string, credentials: Credenti
   const open = async (out: string, format: RowFormat): Promise<{ sink: LakeSink; saved: ExportState | undefined }> => {
     const committer = new Committer({ outDir: out, statePath: `${out}/_state/tickets.json` });
     const saved = await committer.recover();
-    const base: ExportState = saved ?? { version: 1, stream: 'tickets', window: { startTime: 0 }, files: [], updatedAt: new Date().toISOString(), position: { mode: 'cursor', startTime: 0, watermark: -1, boundary: [], done: false }, counters: { rows: 0, commits: 0, rejects: 0 } };
+    const base: ExportState = saved ?? newExportState('tickets', { mode: 'cursor', startTime: 0, watermark: -1, boundary: [], done: false });
     const columns = (): ReturnType<typeof catalog.columns> => [...TICKET_COLUMNS, ...catalog.columns(), ...METADATA_COLUMNS];
     return { sink: new LakeSink({ committer, format, columns, schemaVersion: () => catalog.version, baseState: base, skipCommitted: true }), saved };
   };

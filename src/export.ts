@@ -20,7 +20,7 @@ import { TicketSource } from './source/ticket-source.js';
 import { RawArchive } from './source/raw-archive.js';
 import { ReplaySource, readArchivedFields } from './source/replay-source.js';
 import { Committer, type CommitStep } from './state/committer.js';
-import { STATE_VERSION, StateStore, type ExportState } from './state/state-store.js';
+import { StateStore, newExportState, type ExportState } from './state/state-store.js';
 import { formatTime } from './time.js';
 import { STREAMS, sideloadColumns, streamSpec, type StreamName, type StreamSpec } from './streams.js';
 import { ExportStats } from './stats.js';
@@ -157,9 +157,6 @@ async function prepareLake(opts: LakeRunOptions, stateName: string): Promise<Pre
   }
 }
 
-function freshState(stream: string, window: ExportState['window'], position: ExportPosition): ExportState {
-  return { version: STATE_VERSION, stream, window, position, files: [], counters: { rows: 0, commits: 0, rejects: 0 }, updatedAt: new Date().toISOString() };
-}
 
 /** `pipeline(source, flatten, sink)`, with the sink chosen, signals wired and the result gathered. */
 async function runLake(opts: LakeRunOptions, lake: PreparedLake, baseState: ExportState, source: RunnableSource, flatten: FlattenStream, catalog: FieldCatalog | undefined, spec: StreamSpec, sideloads: boolean): Promise<ExportResult> {
@@ -254,7 +251,7 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
     }
     const startTime = saved?.window.startTime ?? opts.startTime ?? 0;
     const mode = opts.pagination ?? (spec.cursorPath ? 'cursor' : 'time');
-    const baseState = saved ?? freshState(stream, { startTime, endTime: opts.endTime }, { mode, startTime, watermark: -1, boundary: [], done: false });
+    const baseState = saved ?? newExportState(stream, { mode, startTime, watermark: -1, boundary: [], done: false }, { startTime, endTime: opts.endTime });
 
     const http = new ZendeskHttp(opts.origin, opts.credentials, opts.timeouts);
     try {
@@ -320,7 +317,7 @@ export async function replayTickets(opts: ReplayTicketsOptions): Promise<ExportR
   if (!fields) lake.notes.push(`${opts.rawDir} holds no ticket_fields.json: custom fields are stored as JSON text`);
   const catalog = new FieldCatalog(fields ?? [], opts.customFieldNames ?? 'id');
   const position = lake.saved?.position;
-  const baseState = lake.saved ?? freshState('tickets', { startTime: 0 }, { mode: 'time', startTime: 0, watermark: -1, boundary: [], done: false });
+  const baseState = lake.saved ?? newExportState('tickets', { mode: 'time', startTime: 0, watermark: -1, boundary: [], done: false }, { startTime: 0 });
   const source = new ReplaySource({ dir: resolve(opts.rawDir), position, parser: opts.parser, stats: lake.stats });
   const flatten = new FlattenStream({ catalog, excludeUpdatedBefore: undefined, stats: lake.stats });
   try {

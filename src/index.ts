@@ -23,7 +23,7 @@ export { RawArchive } from './source/raw-archive.js';
 export { ReplaySource, readArchivedFields, type ReplaySourceOptions } from './source/replay-source.js';
 export { TicketSource, type TicketSourceOptions, type ZendeskTicket } from './source/ticket-source.js';
 export { Committer, type CommitStep, type CommitterOptions, type StagedFile } from './state/committer.js';
-export { StateStore, STATE_VERSION, type ExportState } from './state/state-store.js';
+export { StateStore, STATE_VERSION, newExportState, type ExportState } from './state/state-store.js';
 export { ExportStats } from './stats.js';
 export { STREAMS, SIDELOAD_COLUMNS, sideloadColumns, streamSpec, type StreamName, type StreamSpec } from './streams.js';
 export { flattenRecord } from './flatten/flatten.js';

@@ -19,6 +19,11 @@ export interface ExportState {
   updatedAt: string;
 }
 
+/** The state of an export that has committed nothing yet. */
+export function newExportState(stream: string, position: ExportPosition, window: ExportState['window'] = { startTime: position.startTime }): ExportState {
+  return { version: STATE_VERSION, stream, window, position, files: [], counters: { rows: 0, commits: 0, rejects: 0 }, updatedAt: new Date().toISOString() };
+}
+
 /** Reads and writes one state file: atomic (temp, fsync, rename), mode 0600, versioned. */
 export class StateStore {
   readonly path: string;

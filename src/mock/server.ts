@@ -4,6 +4,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, createGzip } from 'node:zlib';
 import { lowerBound, mockOrganizations, mockTicketEvents, mockUsers, type SimpleRecord } from './other-streams.js';
+import { ALL_FAULTS, answerEarlyFault, sendJson, type FaultKind } from './faults.js';
+import { TicketStore, type StoredTicket } from './ticket-store.js';
 import {
   BASE_CUSTOM_FIELDS,
   LATE_CUSTOM_FIELD,
@@ -13,34 +15,12 @@ import {
   type TicketIdentity,
 } from './ticket-generator.js';
 
+export { ALL_FAULTS, type FaultKind } from './faults.js';
+
 /**
  * The Zendesk stand-in: a real HTTP server that behaves like Zendesk's Incremental Ticket Export,
  * traps included. Tests, benchmarks, the README demo and users' own offline tests run against it.
  */
-
-export type FaultKind =
-  | 'status-500'
-  | 'status-502'
-  | 'status-503'
-  | 'status-504'
-  | 'status-502-html'
-  | 'status-503-html'
-  | 'rate-limit'
-  | 'rate-limit-no-retry-after'
-  | 'reset-before-headers'
-  | 'reset-mid-body'
-  | 'truncated'
-  | 'html-200'
-  | 'slow-drip'
-  | 'stall'
-  | 'missing-tickets'
-  | 'ticket-not-object';
-
-export const ALL_FAULTS: readonly FaultKind[] = [
-  'status-500', 'status-502', 'status-503', 'status-504', 'status-502-html', 'status-503-html',
-  'rate-limit', 'rate-limit-no-retry-after', 'reset-before-headers', 'reset-mid-body', 'truncated',
-  'html-200', 'slow-drip', 'stall', 'missing-tickets', 'ticket-not-object',
-];
 
 export interface MockCredentials {
   email: string;
@@ -104,17 +84,6 @@ export interface MockRequestRecord {
   at: number;
 }
 
-interface StoredTicket {
-  id: number;
-  version: number;
-  gts: number;
-  createdAt: number;
-  updatedAt: number;
-  supportType: 'agent' | 'ai_agent';
-  deleted: boolean;
-  huge: boolean;
-}
-
 const DEFAULT_CREDENTIALS: MockCredentials = {
   email: 'admin@example.com',
   apiToken: 'mock-api-token-0123456789',
@@ -125,8 +94,6 @@ const DEFAULT_CREDENTIALS: MockCredentials = {
 export class MockZendesk {
   readonly credentials: MockCredentials;
   readonly requests: MockRequestRecord[] = [];
-  /** Every (id, generated_timestamp) that has ever existed, in order of creation. */
-  readonly history: { id: number; generated_timestamp: number }[] = [];
   #cache: Map<string, string> | undefined;
   #opts: Required<Omit<MockZendeskOptions, 'credentials' | 'clumps' | 'faultKinds' | 'now' | 'lateFieldAfterRequests' | 'rateLimit' | 'cacheRendered'>> & {
     clumps: readonly (readonly [number, number])[];
@@ -137,8 +104,7 @@ export class MockZendesk {
   };
   #server: Server | undefined;
   #sockets = new Set<Socket>();
-  #byId = new Map<number, StoredTicket>();
-  #order: StoredTicket[] = []; // sorted by (gts, id)
+  #store: TicketStore;
   #fields: MockCustomField[] = [...BASE_CUSTOM_FIELDS];
   #exportRequests = 0;
   #rateHits: number[] = [];
@@ -180,43 +146,25 @@ export class MockZendesk {
     };
     this.#rand = prng(this.#opts.seed ^ 0x5eed);
     if (options.cacheRendered) this.#cache = new Map();
-    this.#populate();
+    this.#store = new TicketStore(this.#opts);
   }
 
-  #populate(): void {
-    const o = this.#opts;
-    const clumpAt = new Map(o.clumps.map(([start, size]) => [start, size]));
-    let clumpLeft = 0;
-    let clumpGts = 0;
-    let last = 0;
-    for (let i = 0; i < o.tickets; i++) {
-      const id = i + 1;
-      let gts = o.startEpoch + Math.floor(i * o.spacing);
-      const size = clumpAt.get(i);
-      if (size !== undefined) {
-        clumpLeft = size;
-        clumpGts = Math.max(gts, last);
-      }
-      if (clumpLeft > 0) {
-        gts = clumpGts;
-        clumpLeft--;
-      }
-      gts = Math.max(gts, last);
-      last = gts;
-      const t: StoredTicket = {
-        id,
-        version: 0,
-        gts,
-        createdAt: gts - 3600 * (1 + (id % 200)),
-        updatedAt: id % 9 === 0 ? gts - 3600 * 2 : gts, // system updates move generated_timestamp only
-        supportType: o.aiAgentEvery > 0 && id % o.aiAgentEvery === 0 ? 'ai_agent' : 'agent',
-        deleted: o.deletedEvery > 0 && id % o.deletedEvery === 0,
-        huge: o.hugeEvery > 0 && id % o.hugeEvery === 0,
-      };
-      this.#byId.set(id, t);
-      this.#order.push(t);
-      this.history.push({ id, generated_timestamp: gts });
-    }
+  /** Every (id, generated_timestamp) that has ever existed, in order of creation. */
+  get history(): readonly { id: number; generated_timestamp: number }[] {
+    return this.#store.history;
+  }
+
+  /** Update tickets now: each gets a new version at the end of the stream. */
+  updateTickets(count: number): void {
+    this.#store.update(count, this.#rand);
+  }
+
+  /**
+   * The ticket versions a complete export with these parameters must deliver: the current version of
+   * every ticket in scope. Sorted by id.
+   */
+  expectedTickets(scope: Parameters<TicketStore['expected']>[0] = {}): { id: number; generated_timestamp: number }[] {
+    return this.#store.expected(scope);
   }
 
   /** The base URL to point the exporter at (after `start()`). */
@@ -244,43 +192,14 @@ export class MockZendesk {
     this.#cursorGeneration++;
   }
 
-  /** Update tickets now: each gets a new version at the end of the stream. */
-  updateTickets(count: number): void {
-    for (let k = 0; k < count; k++) {
-      const id = 1 + Math.floor(this.#rand() * this.#opts.tickets);
-      const t = this.#byId.get(id)!;
-      const idx = this.#indexOf(t);
-      this.#order.splice(idx, 1);
-      const maxGts = this.#order.length > 0 ? this.#order[this.#order.length - 1]!.gts : t.gts;
-      t.version++;
-      t.gts = Math.max(maxGts, t.gts) + 1;
-      t.updatedAt = t.gts;
-      this.#order.push(t);
-      this.history.push({ id, generated_timestamp: t.gts });
-    }
-  }
-
   /** Create the late custom field now (schema drift). */
   addLateField(): void {
     if (!this.#fields.some((f) => f.id === LATE_CUSTOM_FIELD.id)) this.#fields.push(LATE_CUSTOM_FIELD);
   }
 
-  /**
-   * The ticket versions a complete export with these parameters must deliver: the current version of
-   * every ticket in scope. Sorted by id.
-   */
-  expectedTickets(scope: { supportTypeScope?: 'agent' | 'ai_agent' | 'all'; excludeDeleted?: boolean; startTime?: number; endTime?: number } = {}): { id: number; generated_timestamp: number }[] {
-    const scopeName = scope.supportTypeScope ?? 'all';
-    return this.#order
-      .filter((t) => this.#inScope(t, scopeName, scope.excludeDeleted ?? false))
-      .filter((t) => t.gts >= (scope.startTime ?? 0) && (scope.endTime === undefined || t.gts < scope.endTime))
-      .map((t) => ({ id: t.id, generated_timestamp: t.gts }))
-      .sort((a, b) => a.id - b.id);
-  }
-
   /** The full JSON of a ticket's current version, as the export serves it. */
   ticketJson(id: number): Record<string, unknown> {
-    const t = this.#byId.get(id);
+    const t = this.#store.get(id);
     if (!t) throw new Error(`no ticket ${id}`);
     return this.#render(t);
   }
@@ -327,17 +246,17 @@ export class MockZendesk {
     const auth = this.#authenticate(req.headers.authorization);
     if (auth !== 'ok') {
       record.status = auth === 'forbidden' ? 403 : 401;
-      return this.#json(res, record.status, auth === 'forbidden' ? { error: 'Forbidden', description: 'You do not have access to this page. Please contact the account owner of this help desk for further help.' } : { error: "Couldn't authenticate you" });
+      return sendJson(res, record.status, auth === 'forbidden' ? { error: 'Forbidden', description: 'You do not have access to this page. Please contact the account owner of this help desk for further help.' } : { error: "Couldn't authenticate you" });
     }
     if (path === '/api/v2/ticket_fields') {
-      return this.#json(res, 200, { ticket_fields: this.#fields.map((f) => ({ ...f, url: `${this.#baseUrl}/api/v2/ticket_fields/${f.id}.json`, raw_title: f.title })), next_page: null, previous_page: null, count: this.#fields.length });
+      return sendJson(res, 200, { ticket_fields: this.#fields.map((f) => ({ ...f, url: `${this.#baseUrl}/api/v2/ticket_fields/${f.id}.json`, raw_title: f.title })), next_page: null, previous_page: null, count: this.#fields.length });
     }
     const timeBased = path === '/api/v2/incremental/tickets';
     const cursorBased = path === '/api/v2/incremental/tickets/cursor';
     const other = OTHER_ROUTES[path];
     if (!timeBased && !cursorBased && !other) {
       record.status = 404;
-      return this.#json(res, 404, { error: 'InvalidEndpoint', description: 'Not found' });
+      return sendJson(res, 404, { error: 'InvalidEndpoint', description: 'Not found' });
     }
 
     this.#exportRequests++;
@@ -352,14 +271,14 @@ export class MockZendesk {
       if (this.#rateHits.length >= o.rateLimit) {
         const wait = Math.max(1, Math.ceil((this.#rateHits[0]! + o.rateWindowMs - nowMs) / 1000));
         record.status = 429;
-        return this.#json(res, 429, { error: 'APIRateLimitExceeded', description: 'Number of allowed incremental export API requests per minute exceeded' }, { 'retry-after': String(wait) });
+        return sendJson(res, 429, { error: 'APIRateLimitExceeded', description: 'Number of allowed incremental export API requests per minute exceeded' }, { 'retry-after': String(wait) });
       }
       this.#rateHits.push(nowMs);
     }
 
     const fault = this.#queued.shift() ?? (o.faultRate > 0 && this.#rand() < o.faultRate ? o.faultKinds[Math.floor(this.#rand() * o.faultKinds.length)] : undefined);
     if (fault) record.fault = fault;
-    const early = this.#earlyFault(fault, res, req);
+    const early = answerEarlyFault(fault, res, req, this.#opts.retryAfterSeconds);
     if (early !== undefined) {
       record.status = early;
       return;
@@ -385,85 +304,15 @@ export class MockZendesk {
     return 'unauthorized';
   }
 
-  #json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-    res.end(text);
-  }
-
-  #earlyFault(fault: FaultKind | undefined, res: ServerResponse, req: IncomingMessage): number | undefined {
-    switch (fault) {
-      case 'status-500':
-      case 'status-502':
-      case 'status-503':
-      case 'status-504': {
-        const status = Number(fault.slice(7));
-        this.#json(res, status, { error: 'InternalError', description: 'Something went wrong' });
-        return status;
-      }
-      case 'status-502-html':
-      case 'status-503-html': {
-        const status = Number(fault.slice(7, 10));
-        const html = `<html><head><title>${status} Bad Gateway</title></head><body><center><h1>${status}</h1></center><hr><center>nginx</center></body></html>`;
-        res.writeHead(status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(html) });
-        res.end(html);
-        return status;
-      }
-      case 'rate-limit':
-        this.#json(res, 429, { error: 'APIRateLimitExceeded', description: 'Rate limit exceeded' }, { 'retry-after': String(this.#opts.retryAfterSeconds) });
-        return 429;
-      case 'rate-limit-no-retry-after':
-        this.#json(res, 429, { error: 'APIRateLimitExceeded', description: 'Rate limit exceeded' });
-        return 429;
-      case 'reset-before-headers':
-        req.socket.destroy();
-        return 0;
-      case 'html-200': {
-        const html = '<!DOCTYPE html><html><body><h1>Help Center is under maintenance</h1></body></html>';
-        res.writeHead(200, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(html) });
-        res.end(html);
-        return 200;
-      }
-      default:
-        return undefined;
-    }
-  }
-
-  #inScope(t: StoredTicket, scope: string, excludeDeleted: boolean): boolean {
-    if (excludeDeleted && t.deleted) return false;
-    if (scope === 'agent' && t.supportType !== 'agent') return false;
-    if (scope === 'ai_agent' && t.supportType !== 'ai_agent') return false;
-    return true;
-  }
-
-  #indexOf(t: StoredTicket): number {
-    const i = this.#lowerBound(t.gts, t.id);
-    if (this.#order[i] !== t) throw new Error('mock store out of order');
-    return i;
-  }
-
-  /** First index whose (gts, id) >= (gts, id). */
-  #lowerBound(gts: number, id: number): number {
-    let lo = 0;
-    let hi = this.#order.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const m = this.#order[mid]!;
-      if (m.gts < gts || (m.gts === gts && m.id < id)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
   #params(query: Record<string, string>, res: ServerResponse): { perPage: number; scope: string; excludeDeleted: boolean; include: string[] } | undefined {
     const perPage = query.per_page === undefined ? 1000 : Number(query.per_page);
     if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) {
-      this.#json(res, 400, { error: 'InvalidValue', description: 'per_page must be between 1 and 1000' });
+      sendJson(res, 400, { error: 'InvalidValue', description: 'per_page must be between 1 and 1000' });
       return undefined;
     }
     const scope = query.support_type_scope ?? 'agent';
     if (!['agent', 'ai_agent', 'all'].includes(scope)) {
-      this.#json(res, 400, { error: 'InvalidValue', description: `Invalid support_type_scope ${scope}` });
+      sendJson(res, 400, { error: 'InvalidValue', description: `Invalid support_type_scope ${scope}` });
       return undefined;
     }
     return { perPage, scope, excludeDeleted: query.exclude_deleted === 'true', include: (query.include ?? '').split(',').filter(Boolean) };
@@ -473,37 +322,14 @@ export class MockZendesk {
     const raw = query.start_time;
     const start = Number(raw);
     if (raw === undefined || raw === '' || !Number.isInteger(start) || start < 0) {
-      this.#json(res, 400, { error: 'InvalidValue', description: 'start_time is required and must be a Unix epoch time in seconds' });
+      sendJson(res, 400, { error: 'InvalidValue', description: 'start_time is required and must be a Unix epoch time in seconds' });
       return undefined;
     }
     if (start > this.#opts.now() - 60) {
-      this.#json(res, 422, { error: 'InvalidValue', description: 'Too recent start_time. Use a start_time older than 1 minute' });
+      sendJson(res, 422, { error: 'InvalidValue', description: 'Too recent start_time. Use a start_time older than 1 minute' });
       return undefined;
     }
     return start;
-  }
-
-  #anyInScopeFrom(from: number, p: { scope: string; excludeDeleted: boolean }): boolean {
-    for (let i = from; i < this.#order.length; i++) if (this.#inScope(this.#order[i]!, p.scope, p.excludeDeleted)) return true;
-    return false;
-  }
-
-  #collect(from: number, perPage: number, p: { scope: string; excludeDeleted: boolean }, grow: boolean): StoredTicket[] {
-    const out: StoredTicket[] = [];
-    let i = from;
-    for (; i < this.#order.length && out.length < perPage; i++) {
-      const t = this.#order[i]!;
-      if (this.#inScope(t, p.scope, p.excludeDeleted)) out.push(t);
-    }
-    if (grow && out.length > 0) {
-      // Zendesk's documented behaviour: a page never splits tickets that share the last timestamp.
-      const lastGts = out[out.length - 1]!.gts;
-      for (; i < this.#order.length && this.#order[i]!.gts === lastGts; i++) {
-        const t = this.#order[i]!;
-        if (this.#inScope(t, p.scope, p.excludeDeleted)) out.push(t);
-      }
-    }
-    return out;
   }
 
   #timePage(query: Record<string, string>, res: ServerResponse): PageBody | undefined {
@@ -511,11 +337,11 @@ export class MockZendesk {
     if (!p) return undefined;
     const start = this.#startTime(query, res);
     if (start === undefined) return undefined;
-    const from = this.#lowerBound(start, 0);
-    const tickets = this.#collect(from, p.perPage, p, this.#opts.clumpBehaviour === 'grow');
+    const from = this.#store.lowerBound(start, 0);
+    const tickets = this.#store.collect(from, p.perPage, p, this.#opts.clumpBehaviour === 'grow');
     const last = tickets.length > 0 ? tickets[tickets.length - 1]! : undefined;
-    const afterIdx = last ? this.#indexOf(last) + 1 : from;
-    const endOfStream = !this.#anyInScopeFrom(afterIdx, p);
+    const afterIdx = last ? this.#store.indexOf(last) + 1 : from;
+    const endOfStream = !this.#store.anyInScopeFrom(afterIdx, p);
     let endTime = last ? last.gts : start;
     // When a whole (grown) page shares one timestamp, move past it so the export progresses.
     if (this.#opts.clumpBehaviour === 'grow' && last && tickets[0]!.gts === last.gts && last.gts === start && !endOfStream) endTime = start + 1;
@@ -541,20 +367,20 @@ export class MockZendesk {
     if (query.cursor !== undefined) {
       const pos = this.#decodeCursor(query.cursor);
       if (!pos) {
-        this.#json(res, 400, { errors: [{ code: 'InvalidCursor', title: 'Invalid cursor', detail: 'The cursor is invalid or has expired' }] });
+        sendJson(res, 400, { errors: [{ code: 'InvalidCursor', title: 'Invalid cursor', detail: 'The cursor is invalid or has expired' }] });
         return undefined;
       }
-      from = this.#lowerBound(pos.gts, pos.id + 1);
+      from = this.#store.lowerBound(pos.gts, pos.id + 1);
     } else {
       const start = this.#startTime(query, res);
       if (start === undefined) return undefined;
-      from = this.#lowerBound(start, 0);
+      from = this.#store.lowerBound(start, 0);
     }
-    const tickets = this.#collect(from, p.perPage, p, false);
+    const tickets = this.#store.collect(from, p.perPage, p, false);
     const last = tickets.length > 0 ? tickets[tickets.length - 1]! : undefined;
-    const afterIdx = last ? this.#indexOf(last) + 1 : from;
-    const endOfStream = !this.#anyInScopeFrom(afterIdx, p);
-    const position = last ? { gts: last.gts, id: last.id } : afterIdx > 0 ? { gts: this.#order[afterIdx - 1]!.gts, id: this.#order[afterIdx - 1]!.id } : { gts: 0, id: 0 };
+    const afterIdx = last ? this.#store.indexOf(last) + 1 : from;
+    const endOfStream = !this.#store.anyInScopeFrom(afterIdx, p);
+    const position = last ? { gts: last.gts, id: last.id } : afterIdx > 0 ? { gts: this.#store.at(afterIdx - 1)!.gts, id: this.#store.at(afterIdx - 1)!.id } : { gts: 0, id: 0 };
     const afterCursor = this.#encodeCursor(position);
     const beforeCursor = this.#encodeCursor(tickets[0] ? { gts: tickets[0].gts, id: tickets[0].id - 1 } : position);
     const base = { ...query };
@@ -595,14 +421,14 @@ export class MockZendesk {
     const list = this.records(stream);
     const perPage = query.per_page === undefined ? 1000 : Number(query.per_page);
     if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) {
-      this.#json(res, 400, { error: 'InvalidValue', description: 'per_page must be between 1 and 1000' });
+      sendJson(res, 400, { error: 'InvalidValue', description: 'per_page must be between 1 and 1000' });
       return undefined;
     }
     let from: number;
     if (kind === 'cursor' && query.cursor !== undefined) {
       const pos = this.#decodeCursor(query.cursor);
       if (!pos) {
-        this.#json(res, 400, { errors: [{ code: 'InvalidCursor', title: 'Invalid cursor' }] });
+        sendJson(res, 400, { errors: [{ code: 'InvalidCursor', title: 'Invalid cursor' }] });
         return undefined;
       }
       from = lowerBound(list, pos.gts, pos.id + 1);

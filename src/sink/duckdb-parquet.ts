@@ -1,5 +1,4 @@
 import { rm } from 'node:fs/promises';
-import type { DuckDBConnection } from '@duckdb/node-api';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
 import type { Column, ColumnType } from '../schema/ticket-schema.js';
@@ -26,14 +25,20 @@ const DUCK_TYPES: Record<ColumnType, string> = {
   'list<text>': 'VARCHAR[]',
 };
 
-let shared: Promise<DuckDBConnection> | undefined;
+/** What this package uses of a DuckDB connection (so its types never require DuckDB to be installed). */
+export interface DuckConnection {
+  run(sql: string): Promise<unknown>;
+  runAndReadAll(sql: string): Promise<{ getRows(): unknown[][] }>;
+}
+
+let shared: Promise<DuckConnection> | undefined;
 
 /** One shared in-process DuckDB connection (the optional @duckdb/node-api package). */
-export async function duckdbConnection(): Promise<DuckDBConnection> {
+export async function duckdbConnection(): Promise<DuckConnection> {
   return connection();
 }
 
-async function connection(): Promise<DuckDBConnection> {
+async function connection(): Promise<DuckConnection> {
   shared ??= (async () => {
     let api: typeof import('@duckdb/node-api');
     try {

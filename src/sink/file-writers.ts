@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
-import parquet, { type ParquetFieldDefinition, type ParquetWriter } from 'parquetjs-lite';
+import parquet, { type ParquetWriter } from 'parquetjs-lite';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
 import { EXTRA_COLUMN, type Column, type ColumnType } from '../schema/ticket-schema.js';
@@ -197,7 +197,15 @@ export interface ParquetOptions {
   compression?: 'SNAPPY' | 'GZIP' | 'UNCOMPRESSED';
 }
 
-const PARQUET_TYPES: Record<ColumnType, ParquetFieldDefinition> = {
+/** A Parquet field as parquetjs-lite takes it (declared here, so this package's types stand alone). */
+export interface ParquetFieldSpec {
+  type: string;
+  optional?: boolean;
+  repeated?: boolean;
+  compression?: 'UNCOMPRESSED' | 'GZIP' | 'SNAPPY';
+}
+
+const PARQUET_TYPES: Record<ColumnType, ParquetFieldSpec> = {
   int64: { type: 'INT64' },
   double: { type: 'DOUBLE' },
   boolean: { type: 'BOOLEAN' },
@@ -210,8 +218,8 @@ const PARQUET_TYPES: Record<ColumnType, ParquetFieldDefinition> = {
 };
 
 /** The Parquet schema for a set of columns, plus `_extra` for keys the schema does not know. */
-export function parquetSchemaFields(columns: readonly Column[], compression: ParquetOptions['compression'] = 'SNAPPY'): Record<string, ParquetFieldDefinition> {
-  const fields: Record<string, ParquetFieldDefinition> = {};
+export function parquetSchemaFields(columns: readonly Column[], compression: ParquetOptions['compression'] = 'SNAPPY'): Record<string, ParquetFieldSpec> {
+  const fields: Record<string, ParquetFieldSpec> = {};
   for (const c of [...columns, EXTRA_COLUMN]) {
     const def = PARQUET_TYPES[c.type];
     fields[c.name] = { ...def, compression, ...(def.repeated ? {} : { optional: c.required !== true }) };

@@ -52,6 +52,14 @@ describe('fault matrix: mixed faults at random, whole exports in both formats', 
 });
 
 describe('retry budget and rate limits', () => {
+  it('GET ticket_fields is retried too: a 503 on it does not stop the run', async () => {
+    const mock = await startMock({ tickets: 300 });
+    mock.injectFieldFaults(2);
+    const result = await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out: await tempDir(), ...FAST });
+    expect(result.complete).toBe(true);
+    expect(mock.requests.filter((r) => r.path === '/api/v2/ticket_fields').map((r) => r.status)).toEqual([503, 503, 200]);
+  });
+
   it('a 404 (a wrong subdomain or base URL) stops at once, with no retry and no state', async () => {
     const { createServer } = await import('node:http');
     const server = createServer((_req, res) => {

@@ -111,6 +111,7 @@ export class MockZendesk {
   #queued: FaultKind[] = [];
   #rand: () => number;
   #cursorGeneration = 0;
+  #fieldFaults = 0;
   #baseUrl = '';
   #users: SimpleRecord[] | undefined;
   #orgs: SimpleRecord[] | undefined;
@@ -187,6 +188,11 @@ export class MockZendesk {
     this.#queued.push(...kinds);
   }
 
+  /** Answer the next `count` ticket_fields requests with 503. */
+  injectFieldFaults(count: number): void {
+    this.#fieldFaults += count;
+  }
+
   /** Make every cursor handed out so far invalid (answers 400 InvalidCursor). */
   expireCursors(): void {
     this.#cursorGeneration++;
@@ -249,6 +255,11 @@ export class MockZendesk {
       return sendJson(res, record.status, auth === 'forbidden' ? { error: 'Forbidden', description: 'You do not have access to this page. Please contact the account owner of this help desk for further help.' } : { error: "Couldn't authenticate you" });
     }
     if (path === '/api/v2/ticket_fields') {
+      if (this.#fieldFaults > 0) {
+        this.#fieldFaults--;
+        record.status = 503;
+        return sendJson(res, 503, { error: 'ServiceUnavailable' });
+      }
       return sendJson(res, 200, { ticket_fields: this.#fields.map((f) => ({ ...f, url: `${this.#baseUrl}/api/v2/ticket_fields/${f.id}.json`, raw_title: f.title })), next_page: null, previous_page: null, count: this.#fields.length });
     }
     const timeBased = path === '/api/v2/incremental/tickets';

@@ -1,3 +1,4 @@
+import pRetry from 'p-retry';
 import { ZendeskEtlError } from '../errors.js';
 import { getJson, type ZendeskHttp } from '../source/http-client.js';
 import type { Column, ColumnType } from './ticket-schema.js';
@@ -81,7 +82,14 @@ export class FieldCatalog {
     const all: CustomField[] = [];
     let next: string | null = '/api/v2/ticket_fields.json?per_page=100';
     for (let guard = 0; next !== null && guard < 1000; guard++) {
-      const body = (await getJson(http, next)) as { ticket_fields?: unknown; next_page?: unknown };
+      const path = next;
+      // Not under the export rate limit, but as exposed to proxies and resets: retried like a page.
+      const body = (await pRetry(() => getJson(http, path), {
+        retries: 5,
+        minTimeout: 500,
+        factor: 2,
+        shouldRetry: ({ error }) => error instanceof ZendeskEtlError && error.retriable,
+      })) as { ticket_fields?: unknown; next_page?: unknown };
       if (!Array.isArray(body.ticket_fields)) throw new ZendeskEtlError('ZDE_MALFORMED_PAGE', 'GET /api/v2/ticket_fields did not return a ticket_fields array');
       for (const f of body.ticket_fields as Record<string, unknown>[]) {
         if (typeof f.id === 'number') all.push({ id: f.id, type: String(f.type ?? ''), title: String(f.title ?? f.raw_title ?? f.id) });

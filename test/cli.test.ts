@@ -122,3 +122,15 @@ describe('a start time Zendesk would refuse', () => {
     expect(await lakeVersions(out, 'parquet')).toEqual([]);
   });
 });
+
+describe('a reader that goes away', () => {
+  it('`| head` closing stdout ends the run with a clear error, not a crash', async () => {
+    const mock = await startMock({ tickets: 3000 });
+    const run = spawnCli(['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', '-', '--quiet'], mockEnv(mock));
+    run.child.stdout!.once('data', () => run.child.stdout!.destroy());
+    const done = await run.done;
+    expect(done.code).toBe(1);
+    expect(done.stderr).toMatch(/error ZDE_SINK_WRITE: cannot write NDJSON to the output stream: the reader closed the pipe \(EPIPE\)/);
+    expect(done.stderr).not.toMatch(/Unhandled 'error' event/);
+  });
+});

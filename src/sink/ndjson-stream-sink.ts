@@ -19,6 +19,13 @@ export class NdjsonStreamSink extends Writable {
     super({ objectMode: true, highWaterMark: 16 });
     this.#out = out;
     this.#stats = stats ?? new ExportStats();
+    // A reader that goes away (`| head`) must end the run with a clear error, not crash the process.
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const why = err.code === 'EPIPE' ? 'the reader closed the pipe' : err.message;
+      this.destroy(new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot write NDJSON to the output stream: ${why} (${err.code ?? 'error'}); nothing after the last flushed checkpoint was saved as done`, {}, { cause: err }));
+    };
+    out.on('error', onError);
+    this.once('close', () => out.removeListener('error', onError));
   }
 
   override _write(item: Item<TicketRow>, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {

@@ -122,3 +122,13 @@ describe('flatten (pure core)', () => {
     expect(row).toMatchObject({ id: 5, updated_at: '2024-01-01T00:00:00.000Z', user_fields__plan: 'pro' });
   });
 });
+
+describe('progress', () => {
+  it('draws a bar and a human duration', async () => {
+    const { bar, duration } = await import('../src/cli/progress.js');
+    expect(bar(0.31)).toBe('[######--------------] 31%');
+    expect(bar(2)).toBe('[####################] 100%');
+    expect(duration(59)).toBe('59s');
+    expect(duration(3 * 3600 + 120)).toBe('3h02m');
+  });
+});

@@ -192,3 +192,21 @@ describe('Parquet codec and row groups', () => {
     expect(new Set(meta.map((r) => r.row_group_id)).size).toBe(3); // 1200 rows in groups of 500
   });
 });
+
+describe('custom field columns named by title', () => {
+  it('--custom-field-names title gives stable slugs, typed as by id', async () => {
+    const mock = await startMock({ tickets: 400 });
+    const out = await tempDir();
+    await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out, customFieldNames: 'title', ...FAST });
+    const types = Object.fromEntries((await duck(`DESCRIBE SELECT * FROM ${parquetGlob(out)}`)).map((r) => [r.column_name, r.column_type]));
+    expect(types).toMatchObject({
+      custom_fields__order_number: 'VARCHAR',
+      custom_fields__vip_customer: 'BOOLEAN',
+      custom_fields__renewal_date: 'DATE',
+      custom_fields__seats: 'BIGINT',
+      custom_fields__refund_amount: 'DOUBLE', // "Refund amount (€)": accents and symbols fold away
+      custom_fields__affected_platforms: 'VARCHAR[]',
+    });
+    expect(types.custom_fields__360001).toBeUndefined();
+  });
+});

@@ -40,6 +40,7 @@ export class Progress {
       const left = now - s.watermark;
       const spent = secs - this.#firstAt;
       if (covered > 0 && left > 0 && spent > 0) parts.push(`ETA ${duration((left / covered) * spent)} to now`);
+      if (this.#tty && covered + left > 0) parts.unshift(bar(covered / (covered + left)));
     }
     if (s.retries > 0) parts.push(`retries ${s.retries}`);
     if (s.rateLimited > 0) parts.push(`429s ${s.rateLimited}`);
@@ -73,6 +74,13 @@ export class Progress {
     this.#timer = undefined;
     if (this.#tty && this.#lastLen > 0) this.#out.write('\n');
   }
+}
+
+/** `[######--------------] 31%`: how far the export has come from its first timestamp to now. */
+export function bar(fraction: number, width = 20): string {
+  const f = Math.min(1, Math.max(0, fraction));
+  const full = Math.round(f * width);
+  return `[${'#'.repeat(full)}${'-'.repeat(width - full)}] ${Math.floor(f * 100)}%`;
 }
 
 export function duration(seconds: number): string {

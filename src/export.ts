@@ -238,8 +238,7 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
     const saved = lake.saved;
     let position: ExportPosition | undefined;
     if (saved) {
-      position = { ...saved.position };
-      if (position.done && opts.endTime === undefined) position.done = false; // an incremental run: look for new changes
+      position = saved.position; // the paginator reopens a finished open-ended export to look for changes
       if (opts.startTime !== undefined && opts.startTime !== saved.window.startTime) {
         lake.notes.push(`--start-time ${opts.startTime} is ignored: the saved state in ${lake.statePath} wins (move it away to start over)`);
       }

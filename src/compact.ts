@@ -108,18 +108,20 @@ async function merge(committer: Committer, files: readonly string[], staged: str
     await fsyncFile(staged);
     return after;
   }
-  // NDJSON (gzip members concatenate into a valid gzip file).
+  // NDJSON: the files are concatenated in one pass (gzip members concatenate into a valid gzip file);
+  // lines are counted on the way when the files are plain text.
   const out = createWriteStream(staged, { flags: 'wx' });
   let rows = 0;
-  for (const p of paths) {
-    await pipeline(createReadStream(p), out, { end: false });
-    if (!ext.endsWith('.gz')) {
-      const text = await import('node:fs/promises').then((fs) => fs.readFile(p, 'utf8'));
-      rows += text.split('\n').filter(Boolean).length;
+  const plain = !ext.endsWith('.gz');
+  async function* concatenated(): AsyncGenerator<Buffer> {
+    for (const p of paths) {
+      for await (const chunk of createReadStream(p) as AsyncIterable<Buffer>) {
+        if (plain) for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) rows++;
+        yield chunk;
+      }
     }
   }
-  out.end();
-  await new Promise<void>((r, j) => out.once('close', r).once('error', j));
+  await pipeline(concatenated, out);
   await fsyncFile(staged);
   return rows;
 }

@@ -123,6 +123,15 @@ export function invalidOption(option: string, expected: string, value: unknown):
   );
 }
 
+/** Why a file-system call failed, in words a user acts on (the disk is full, not writable, ...). */
+export function fsReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC') return 'the disk is full';
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return 'the folder is not writable';
+  if (code === 'ENOTDIR' || code === 'EEXIST') return 'a file stands where a folder should be';
+  return (err as Error).message;
+}
+
 export function isZendeskEtlError(err: unknown): err is ZendeskEtlError {
   return err instanceof ZendeskEtlError;
 }

@@ -1,5 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises';
-import { dirname, resolve, join } from 'node:path';
+import { resolve, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import type { Credentials } from './auth.js';
@@ -109,14 +108,6 @@ function codec(c: LakeRunOptions['compression']): 'SNAPPY' | 'GZIP' | 'UNCOMPRES
 /** A source the lake runner can drive: rows and checkpoints, a position, and a graceful stop. */
 type RunnableSource = Readable & { position(): ExportPosition; stop?(): void };
 
-async function folderUsable(dir: string): Promise<boolean> {
-  try {
-    return (await stat(dir)).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 interface PreparedLake {
   /** Release the state lock. */
   release: () => Promise<void>;
@@ -139,15 +130,7 @@ async function prepareLake(opts: LakeRunOptions, stateName: string): Promise<Pre
   const statePath = opts.statePath !== undefined ? resolve(opts.statePath) : outDir ? join(outDir, '_state', stateName) : undefined;
   const committer = outDir && statePath ? new Committer({ outDir, statePath, onStep: opts.onCommitStep }) : undefined;
   const store = committer?.store ?? (statePath ? new StateStore(statePath) : undefined);
-  let release: () => Promise<void> = () => Promise.resolve();
-  if (committer) {
-    try {
-      await mkdir(dirname(committer.store.path), { recursive: true });
-    } catch {
-      // recover() below reports an unusable folder with a clear error
-    }
-    if (await folderUsable(dirname(committer.store.path))) release = await committer.lock();
-  }
+  const release = committer ? await committer.lock() : () => Promise.resolve();
   try {
     const saved = committer ? await committer.recover() : await store?.load();
     return { format, stats: opts.stats ?? new ExportStats(), notes: [], statePath, committer, store, saved, release };

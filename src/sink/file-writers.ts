@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
 import parquet, { type ParquetWriter } from 'parquetjs-lite';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError, fsReason } from '../errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
 import { EXTRA_COLUMN, type Column, type ColumnType } from '../schema/ticket-schema.js';
 import { fsyncFile } from '../state/atomic.js';
@@ -35,8 +35,7 @@ export interface RowFormat {
 export function writeError(path: string, err: unknown): ZendeskEtlError {
   if (err instanceof ZendeskEtlError) return err;
   const code = (err as NodeJS.ErrnoException).code;
-  const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? 'the folder is not writable' : (err as Error).message;
-  return new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot write ${path}: ${why} (${code ?? 'error'}); nothing from this part was committed, and the next run redoes it`, { path }, { cause: err });
+  return new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot write ${path}: ${fsReason(err)} (${code ?? 'error'}); nothing from this part was committed, and the next run redoes it`, { path }, { cause: err });
 }
 
 /** A file write stream that reports its bytes and turns fs errors into coded errors. */

@@ -70,7 +70,7 @@ export class ZendeskHttp {
         },
       });
     } catch (err) {
-      throw this.#networkError(err, shown);
+      throw this.networkError(err, shown);
     }
     const headers = res.headers;
     const encoding = String(headers['content-encoding'] ?? '').toLowerCase();
@@ -95,10 +95,6 @@ export class ZendeskHttp {
 
   /** Turn a transport failure into a retriable, coded error (or pass our own errors through). */
   networkError(err: unknown, url: string): ZendeskEtlError {
-    return this.#networkError(err, url);
-  }
-
-  #networkError(err: unknown, url: string): ZendeskEtlError {
     if (err instanceof ZendeskEtlError) return err;
     const e = err as { code?: string; message?: string; name?: string };
     const what = e.code ?? e.name ?? 'error';

@@ -1,9 +1,8 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-/** fsync a directory, so a rename or a new entry in it survives a crash. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+async function fsync(path: string, flags: 'r' | 'r+'): Promise<void> {
+  const fh = await open(path, flags);
   try {
     await fh.sync();
   } finally {
@@ -11,14 +10,14 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** fsync a directory, so a rename or a new entry in it survives a crash. */
+export function fsyncDir(dir: string): Promise<void> {
+  return fsync(dir, 'r');
+}
+
 /** fsync a file that was written and closed elsewhere. */
-export async function fsyncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+export function fsyncFile(path: string): Promise<void> {
+  return fsync(path, 'r+');
 }
 
 /** Write a file so it is either all there or not there: temp file, fsync, rename, fsync the folder. */

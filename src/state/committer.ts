@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError, fsReason } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from './atomic.js';
 import { StateStore, type ExportState } from './state-store.js';
 
@@ -61,13 +61,17 @@ export class Committer {
 
   /** Roll an interrupted commit forward, clear staging, and return the committed state (if any). */
   async recover(): Promise<ExportState | undefined> {
+    return this.#inFolder(() => this.#recover());
+  }
+
+  /** Run `work`; a file-system failure becomes a coded error naming the output folder. */
+  async #inFolder<T>(work: () => Promise<T>): Promise<T> {
     try {
-      return await this.#recover();
+      return await work();
     } catch (err) {
       if (err instanceof ZendeskEtlError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? 'it is not writable' : code === 'ENOTDIR' || code === 'EEXIST' ? 'a file stands where a folder should be' : (err as Error).message;
-      throw new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot use the output folder ${this.outDir}: ${why} (${code ?? 'error'})`, { path: this.outDir }, { cause: err });
+      throw new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot use the output folder ${this.outDir}: ${fsReason(err)} (${code ?? 'error'})`, { path: this.outDir }, { cause: err });
     }
   }
 
@@ -152,7 +156,11 @@ export class Committer {
    * Take the lock of this state file, so two runs never write the same state at once. A lock left by
    * a process that is gone (kill -9) is taken over. Returns the release function.
    */
-  async lock(): Promise<() => Promise<void>> {
+  lock(): Promise<() => Promise<void>> {
+    return this.#inFolder(() => this.#lock());
+  }
+
+  async #lock(): Promise<() => Promise<void>> {
     const path = `${this.store.path}.lock`;
     await mkdir(dirname(path), { recursive: true });
     for (let attempt = 0; attempt < 2; attempt++) {

@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { flattenTicket, type TicketRow } from '../src/flatten/flatten.js';
 import { MockZendesk } from '../src/mock/server.js';
@@ -14,6 +14,7 @@ import { FieldCatalog } from '../src/schema/custom-fields.js';
 import { METADATA_COLUMNS, TICKET_COLUMNS } from '../src/schema/ticket-schema.js';
 import { DuckDbParquetFormat } from '../src/sink/duckdb-parquet.js';
 import { NdjsonFormat, ParquetFormat, type RowFormat } from '../src/sink/file-writers.js';
+import { LocalStorage } from '../src/storage/local-storage.js';
 import { arg, measure } from './harness.js';
 
 const variant = arg('variant') ?? 'flatten';
@@ -26,10 +27,16 @@ const bytes = tickets.reduce((s, t) => s + Buffer.byteLength(JSON.stringify(t)),
 const columns = [...TICKET_COLUMNS, ...catalog.columns(), ...METADATA_COLUMNS];
 const dir = mkdtempSync(join(tmpdir(), 'zde-bench-'));
 
+const storage = new LocalStorage(dir);
+
 async function writeAll(format: RowFormat, rows: TicketRow[], path: string): Promise<void> {
-  const w = await format.open(path, columns);
+  const name = basename(path);
+  const file = await storage.create(name, `_staging/${name}`);
+  const w = await format.open(file, columns);
   for (const r of rows) await w.write(r);
   await w.close();
+  await file.finish();
+  await file.promote();
 }
 
 try {

@@ -11,5 +11,5 @@ export function replayToParquet(rawDir: string, out: string): Promise<ExportResu
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await replayToParquet(process.argv[2] ?? 'archive/raw', process.argv[3] ?? 'lake-rebuilt');
-  console.error(`replayed ${result.stats.tickets} ticket versions into ${result.state?.files.length ?? 0} files`);
+  console.error(`replayed ${result.stats.tickets} ticket versions into ${result.committed.files} files`);
 }

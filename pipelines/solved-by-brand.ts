@@ -6,8 +6,8 @@
  */
 import { pipeline } from 'node:stream/promises';
 import {
-  Committer, FieldCatalog, FlattenStream, LakeSink, NdjsonFormat, TicketSource, ZendeskHttp, credentialsFromEnv, filterStage,
-  mapStage, newExportState, resolveOrigin, type Column, type Credentials, type TicketRow,
+  FieldCatalog, FlattenStream, LakeSink, LakeTable, TicketSource, ZendeskHttp, credentialsFromEnv, filterStage, mapStage,
+  openStorage, resolveOrigin, type Column, type Credentials, type TicketRow,
 } from '../src/index.js';
 
 /** The row this pipeline writes. */
@@ -27,27 +27,26 @@ const COLUMNS: Column[] = [
 ];
 
 export async function solvedByBrand(origin: string, credentials: Credentials, brandId: number, out: string, rateLimit = 10): Promise<number> {
-  const committer = new Committer({ outDir: out, statePath: `${out}/_state/solved.json` });
-  const saved = await committer.recover();
+  // A table of its own, whose log records which ticket versions it has seen (kept or filtered out).
+  const table = await LakeTable.open({ storage: await openStorage(out), name: 'solved_tickets', stream: 'tickets', settings: { format: 'ndjson' } });
   const http = new ZendeskHttp(origin, credentials);
-  const catalog = await FieldCatalog.fetch(http);
-  const source = new TicketSource({ origin, credentials, rateLimit, position: saved?.position });
-  const sink = new LakeSink({
-    committer,
-    format: new NdjsonFormat(),
-    table: 'solved_tickets',
-    columns: () => COLUMNS,
-    baseState: saved ?? newExportState('tickets', source.position()),
-  });
-  await pipeline(
-    source,
-    new FlattenStream({ catalog }),
-    filterStage<TicketRow>((t) => t.status === 'solved' && t.brand_id === brandId),
-    mapStage<TicketRow, SolvedTicket>((t) => ({ ticket_id: t.id as number, brand_id: brandId, subject: t.subject as string | null, solved_at: t.updated_at as string | null })),
-    sink,
-  );
-  await http.close();
-  return sink.state.counters.rows;
+  try {
+    const window = { start: 0 };
+    await table.begin('export', window);
+    const catalog = await FieldCatalog.fetch(http);
+    const sink = new LakeSink({ table, window, columns: () => COLUMNS });
+    await pipeline(
+      new TicketSource({ origin, credentials, rateLimit, ranges: table.plan(window) }),
+      new FlattenStream({ catalog }),
+      filterStage<TicketRow>((t) => t.status === 'solved' && t.brand_id === brandId),
+      mapStage<TicketRow, SolvedTicket>((t) => ({ ticket_id: t.id as number, brand_id: brandId, subject: t.subject as string | null, solved_at: t.updated_at as string | null })),
+      sink,
+    );
+    return sink.committed.rows;
+  } finally {
+    await http.close();
+    await table.close();
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

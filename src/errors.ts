@@ -40,6 +40,12 @@ export const ErrorCodes = {
   BAD_VALUE: 'ZDE_BAD_VALUE',
   /** The run was stopped by a signal after committing what was complete. */
   INTERRUPTED: 'ZDE_INTERRUPTED',
+  /** Another live run holds a lease on the same part of the table. Try again once it is done. */
+  LEASE_HELD: 'ZDE_LEASE_HELD',
+  /** Another writer committed an overlapping part of the table first; this run's part was dropped. */
+  COMMIT_CONFLICT: 'ZDE_COMMIT_CONFLICT',
+  /** The run's settings differ from those the table pinned (format, partitioning, ...). */
+  TABLE_SETTINGS: 'ZDE_TABLE_SETTINGS',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -76,6 +82,9 @@ const KIND: Record<ErrorCode, ErrorKind> = {
   ZDE_STATE_INVALID: 'fatal',
   ZDE_BAD_VALUE: 'record',
   ZDE_INTERRUPTED: 'fatal',
+  ZDE_LEASE_HELD: 'fatal',
+  ZDE_COMMIT_CONFLICT: 'fatal',
+  ZDE_TABLE_SETTINGS: 'config',
 };
 
 export class ZendeskEtlError extends Error implements ErrorContext {

@@ -1,84 +1,103 @@
-import { resolve, join } from 'node:path';
+import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Credentials } from './auth.js';
 import type { Checkpoint } from './checkpoint.js';
+import { describeSegment, frontier, type ExportRange, type Window } from './delivery.js';
 import { invalidOption } from './errors.js';
 import { FlattenStream } from './flatten/flatten-stream.js';
 import { FieldCatalog, type CustomFieldNaming } from './schema/custom-fields.js';
 import { METADATA_COLUMNS, type Column } from './schema/ticket-schema.js';
-import { NdjsonFormat, ParquetFormat, type RowFormat } from './sink/file-writers.js';
-import { DuckDbParquetFormat } from './sink/duckdb-parquet.js';
-import { LakeSink } from './sink/lake-sink.js';
+import type { RowFormat } from './sink/file-writers.js';
+import { LakeSink, type Committed, type SideloadTable } from './sink/lake-sink.js';
 import { NdjsonStreamSink } from './sink/ndjson-stream-sink.js';
-import { parsePartitionSpec } from './sink/partition.js';
 import { ZendeskHttp, type HttpTimeouts } from './source/http-client.js';
 import type { ParserKind } from './source/page-parser.js';
-import type { ExportPosition, PaginationMode } from './source/pagination.js';
+import { rangeFrom, type ExportPosition, type PaginationMode } from './source/pagination.js';
 import { TicketSource } from './source/ticket-source.js';
 import { RawArchive } from './source/raw-archive.js';
 import { ReplaySource, readArchivedFields } from './source/replay-source.js';
-import { Committer, type CommitStep } from './state/committer.js';
-import { StateStore, newExportState, type ExportState } from './state/state-store.js';
+import { StateStore, STATE_VERSION, type ExportState } from './state/state-store.js';
+import { openStorage } from './storage/open-storage.js';
+import type { Storage } from './storage/storage.js';
+import { LakeTable, newRunId, type TableSettings, type TableStep } from './table/lake-table.js';
 import { formatTime } from './time.js';
 import { STREAMS, sideloadColumns, streamSpec, type StreamName, type StreamSpec } from './streams.js';
 import { ExportStats } from './stats.js';
 
 /** Options shared by every run that writes a lake (export and replay). */
 export interface LakeRunOptions {
-  format?: 'parquet' | 'ndjson';
-  /** The lake folder, or '-' for NDJSON on `stdout`. */
+  /** Pinned by the table on its first run; left out, a run takes the table's. Default 'parquet'. */
+  format?: 'parquet' | 'ndjson' | undefined;
+  /** The lake: a folder, or '-' for NDJSON on `stdout`. */
   out: string;
-  /** Default: `<out>/_state/tickets.json` (per window when `endTime` is set). */
+  /** With `out: '-'` only: where to keep the position, to resume. (A lake's log is its state.) */
   statePath?: string | undefined;
-  excludeSystemUpdates?: boolean;
-  /** `updated_at:month` and the like. */
+  excludeSystemUpdates?: boolean | undefined;
+  /** `updated_at:month` and the like. Pinned by the table. */
   partitionBy?: string | undefined;
-  gzip?: boolean;
-  maxRowsPerFile?: number;
-  maxBytesPerFile?: number;
-  commitIntervalMs?: number;
-  rowGroupSize?: number;
+  /** Gzip NDJSON files. Pinned by the table. */
+  gzip?: boolean | undefined;
+  maxRowsPerFile?: number | undefined;
+  maxBytesPerFile?: number | undefined;
+  commitIntervalMs?: number | undefined;
+  rowGroupSize?: number | undefined;
   /** Parquet codec. Default 'snappy' (fast, read everywhere). */
-  compression?: 'snappy' | 'gzip' | 'none';
+  compression?: 'snappy' | 'gzip' | 'none' | undefined;
   /** Which library writes Parquet: 'parquetjs' (default, pure JS) or 'duckdb' (optional @duckdb/node-api, much faster). */
-  parquetEngine?: 'parquetjs' | 'duckdb';
-  /** A file format of your own (or a wrapped one); overrides `format` for files. */
-  rowFormat?: RowFormat;
-  customFieldNames?: CustomFieldNaming;
-  parser?: ParserKind;
+  parquetEngine?: 'parquetjs' | 'duckdb' | undefined;
+  /** A file format of your own (or a wrapped one); overrides `format` for encoding. */
+  rowFormat?: RowFormat | undefined;
+  /** Pinned by the table. */
+  customFieldNames?: CustomFieldNaming | undefined;
+  parser?: ParserKind | undefined;
   /** Stop after the page in progress, commit, and return with `complete: false`. */
-  signal?: AbortSignal;
-  stats?: ExportStats;
+  signal?: AbortSignal | undefined;
+  stats?: ExportStats | undefined;
   /** Where NDJSON goes with `out: '-'`. Default process.stdout. */
-  stdout?: NodeJS.WritableStream;
+  stdout?: NodeJS.WritableStream | undefined;
   /** Told once where the run starts from. */
-  onStart?: (info: { resumed: boolean; position: ExportPosition; statePath: string | undefined; notes: string[] }) => void;
-  onCommit?: (checkpoint: Checkpoint) => void;
+  onStart?: ((info: RunStart) => void) | undefined;
+  onCommit?: ((checkpoint: Checkpoint) => void) | undefined;
   /** A value did not fit its column in record `id`; it was kept raw in `_rejects` (JSON). */
-  onReject?: (reject: { id: unknown; rejects: unknown }) => void;
-  /** For crash-injection tests. */
-  onCommitStep?: (step: CommitStep) => void;
+  onReject?: ((reject: { id: unknown; rejects: unknown }) => void) | undefined;
+  /** For crash-injection tests: called after each step of a table commit. */
+  onCommitStep?: ((step: TableStep) => void) | undefined;
+}
+
+/** Where a run starts: what the table holds already and what this run exports. */
+export interface RunStart {
+  /** The table (or state file) already held something of this window. */
+  resumed: boolean;
+  /** What this run exports, in order. */
+  ranges: readonly ExportRange[];
+  /** Where the first range starts. */
+  position: ExportPosition;
+  /** The table (`/abs/lake/tickets`), or the state file with `out: '-'`. */
+  where: string | undefined;
+  notes: string[];
 }
 
 export interface ExportTicketsOptions extends LakeRunOptions {
   origin: string;
   credentials: Credentials;
-  pagination?: PaginationMode;
+  pagination?: PaginationMode | undefined;
+  /** Where the window starts (Unix seconds). Default 0. */
   startTime?: number | undefined;
+  /** Where it ends, exclusive (Unix seconds). Default: open-ended. */
   endTime?: number | undefined;
-  rateLimit?: number;
-  perPage?: number;
-  supportTypeScope?: 'agent' | 'ai_agent' | 'all';
-  excludeDeleted?: boolean;
-  include?: readonly string[];
+  rateLimit?: number | undefined;
+  perPage?: number | undefined;
+  supportTypeScope?: 'agent' | 'ai_agent' | 'all' | undefined;
+  excludeDeleted?: boolean | undefined;
+  include?: readonly string[] | undefined;
   /** Keep each page's raw bytes, gzipped, in this folder (for `replayTickets`). */
   raw?: string | undefined;
-  timeouts?: HttpTimeouts;
-  retries?: number;
-  maxRetryTimeMs?: number;
-  minRetryDelayMs?: number;
-  maxRetryDelayMs?: number;
+  timeouts?: HttpTimeouts | undefined;
+  retries?: number | undefined;
+  maxRetryTimeMs?: number | undefined;
+  minRetryDelayMs?: number | undefined;
+  maxRetryDelayMs?: number | undefined;
 }
 
 export interface ReplayTicketsOptions extends LakeRunOptions {
@@ -87,102 +106,78 @@ export interface ReplayTicketsOptions extends LakeRunOptions {
 }
 
 export interface ExportResult {
-  /** True when the export reached the end of the stream (or of the window) and all is committed. */
+  /** True when every range reached its end (or the end of the stream) and all is committed. */
   complete: boolean;
-  state: ExportState | undefined;
+  /** What this run committed. */
+  committed: Committed;
   stats: ExportStats;
-  statePath: string | undefined;
-}
-
-export function defaultStateName(startTime: number | undefined, endTime: number | undefined, stream: StreamName = 'tickets'): string {
-  return endTime === undefined ? `${stream}.json` : `${stream}-${startTime ?? 0}-${endTime}.json`;
-}
-
-function codec(c: LakeRunOptions['compression']): 'SNAPPY' | 'GZIP' | 'UNCOMPRESSED' {
-  if (c === undefined || c === 'snappy') return 'SNAPPY';
-  if (c === 'gzip') return 'GZIP';
-  if (c === 'none') return 'UNCOMPRESSED';
-  throw invalidOption('compression', '"snappy", "gzip" or "none"', c);
+  /** The table written (`/abs/lake/tickets`), or the state file with `out: '-'`. */
+  where: string | undefined;
 }
 
 /** A source the lake runner can drive: rows and checkpoints, a position, and a graceful stop. */
-type RunnableSource = Readable & { position(): ExportPosition; stop?(): void };
+type RunnableSource = Readable & { position(): ExportPosition; readonly complete: boolean; stop?(): void };
 
-interface PreparedLake {
-  /** Release the state lock. */
-  release: () => Promise<void>;
-  format: 'parquet' | 'ndjson';
-  stats: ExportStats;
-  notes: string[];
-  statePath: string | undefined;
-  committer: Committer | undefined;
-  store: StateStore | undefined;
-  saved: ExportState | undefined;
+/** The table settings a run asks for (undefined ones take the table's). */
+function askedSettings(opts: LakeRunOptions): Partial<TableSettings> {
+  return { format: opts.format, gzip: opts.gzip, partitionBy: opts.partitionBy, customFieldNames: opts.customFieldNames };
 }
 
-async function prepareLake(opts: LakeRunOptions, stateName: string): Promise<PreparedLake> {
-  const format = opts.format ?? 'parquet';
-  if (format !== 'parquet' && format !== 'ndjson') throw invalidOption('format', '"parquet" or "ndjson"', format);
-  if (opts.out === '-' && format !== 'ndjson') throw invalidOption('format', '"ndjson" when the output is stdout (--out -)', format);
-  if (opts.partitionBy !== undefined) parsePartitionSpec(opts.partitionBy);
-  if (opts.parquetEngine !== undefined && opts.parquetEngine !== 'parquetjs' && opts.parquetEngine !== 'duckdb') throw invalidOption('parquetEngine', '"parquetjs" or "duckdb"', opts.parquetEngine);
-  const outDir = opts.out === '-' ? undefined : resolve(opts.out);
-  const statePath = opts.statePath !== undefined ? resolve(opts.statePath) : outDir ? join(outDir, '_state', stateName) : undefined;
-  const committer = outDir && statePath ? new Committer({ outDir, statePath, onStep: opts.onCommitStep }) : undefined;
-  const store = committer?.store ?? (statePath ? new StateStore(statePath) : undefined);
-  const release = committer ? await committer.lock() : () => Promise.resolve();
+/** Open a stream's table for a run, take its lease, and say what it holds of the window. */
+async function openTable(opts: LakeRunOptions, storage: Storage, spec: StreamSpec, purpose: 'export' | 'replay', window: Window, run: string): Promise<{ table: LakeTable; ranges: ExportRange[]; notes: string[] }> {
+  const table = await LakeTable.open({
+    storage,
+    name: spec.name,
+    stream: spec.name,
+    settings: askedSettings(opts),
+    writer: { parquetEngine: opts.parquetEngine, compression: opts.compression, rowGroupSize: opts.rowGroupSize, rowFormat: opts.rowFormat },
+    run,
+    onStep: opts.onCommitStep,
+  });
   try {
-    const saved = committer ? await committer.recover() : await store?.load();
-    return { format, stats: opts.stats ?? new ExportStats(), notes: [], statePath, committer, store, saved, release };
+    await table.begin(purpose, window);
+    const ranges = table.plan(window);
+    const notes: string[] = [];
+    const held = table.ledger().segments;
+    if (held.length > 0) {
+      notes.push(`${storage.url}/${spec.name} already holds ${held.map(describeSegment).join(', ')} of ${spec.name}; this run exports ${ranges.length === 0 ? 'nothing more' : ranges.map(describeSegment).join(', ')}`);
+    }
+    return { table, ranges, notes };
   } catch (err) {
-    await release();
+    await table.close();
     throw err;
   }
 }
 
-
-/** `pipeline(source, flatten, sink)`, with the sink chosen, signals wired and the result gathered. */
-async function runLake(opts: LakeRunOptions, lake: PreparedLake, baseState: ExportState, source: RunnableSource, flatten: FlattenStream, catalog: FieldCatalog | undefined, spec: StreamSpec, sideloads: boolean): Promise<ExportResult> {
-  const { stats, committer, store } = lake;
-  opts.onStart?.({ resumed: lake.saved !== undefined, position: source.position(), statePath: lake.statePath, notes: lake.notes });
-  let sink: Writable;
-  let lakeSink: LakeSink | undefined;
-  let lastState = lake.saved;
-  let saving = Promise.resolve();
-  if (committer) {
-    const rowFormat: RowFormat =
-      opts.rowFormat ??
-      (lake.format === 'ndjson'
-        ? new NdjsonFormat({ gzip: opts.gzip ?? false })
-        : opts.parquetEngine === 'duckdb'
-          ? new DuckDbParquetFormat({ rowGroupSize: opts.rowGroupSize, compression: codec(opts.compression) })
-          : new ParquetFormat({ rowGroupSize: opts.rowGroupSize, compression: codec(opts.compression) }));
-    lakeSink = new LakeSink({
-      committer,
-      format: rowFormat,
-      table: spec.name,
-      columns: (): Column[] => [...spec.columns, ...(catalog?.columns() ?? []), ...METADATA_COLUMNS],
-      schemaVersion: () => catalog?.version ?? 0,
-      sideloadColumns: sideloads ? (table: string) => [...sideloadColumns(table), ...METADATA_COLUMNS] : undefined,
-      partitionBy: opts.partitionBy === undefined ? undefined : parsePartitionSpec(opts.partitionBy),
-      maxRowsPerFile: opts.maxRowsPerFile,
-      maxBytesPerFile: opts.maxBytesPerFile,
-      commitIntervalMs: opts.commitIntervalMs,
-      baseState,
-      stats,
-    });
-    sink = lakeSink;
-  } else {
-    sink = new NdjsonStreamSink(opts.stdout ?? process.stdout, stats);
-    // stdout cannot be committed atomically: the state (if asked for) follows what was flushed,
-    // saved one after another (at least once).
-    sink.on('commit', (cp: Checkpoint) => {
-      if (!store) return;
-      const next: ExportState = { ...baseState, position: cp.position, updatedAt: new Date().toISOString(), counters: { ...baseState.counters, rows: baseState.counters.rows + stats.rowsWritten } };
-      lastState = next;
-      saving = saving.then(() => store.save(next));
-    });
+/** `pipeline(source, flatten, sink)` into a table, with signals wired and the result gathered. */
+async function runIntoTable(opts: LakeRunOptions, stats: ExportStats, table: LakeTable, window: Window, source: RunnableSource, flatten: FlattenStream, columns: () => Column[], schemaVersion: () => number, sideloads: boolean, start: Omit<RunStart, 'position'>): Promise<ExportResult> {
+  const opened: LakeTable[] = [];
+  const sideloadTable = async (name: string): Promise<SideloadTable> => {
+    const t = await LakeTable.open({ storage: table.storage, name: `${table.name}__${name}`, settings: table.settings, writer: { parquetEngine: undefined }, run: table.run, onStep: opts.onCommitStep });
+    opened.push(t);
+    await t.begin('export', window);
+    return { table: t, columns: () => [...sideloadColumns(name), ...METADATA_COLUMNS] };
+  };
+  const sink = new LakeSink({
+    table,
+    columns,
+    schemaVersion,
+    window,
+    maxRowsPerFile: opts.maxRowsPerFile,
+    maxBytesPerFile: opts.maxBytesPerFile,
+    commitIntervalMs: opts.commitIntervalMs,
+    stats,
+    sideloads: sideloads ? sideloadTable : undefined,
+  });
+  try {
+    return await drive(opts, stats, source, flatten, sink, { ...start, position: source.position() }, () => sink.committed);
+  } finally {
+    for (const t of opened) await t.close();
   }
+}
+
+async function drive(opts: LakeRunOptions, stats: ExportStats, source: RunnableSource, flatten: FlattenStream, sink: NodeJS.WritableStream & NodeJS.EventEmitter, start: RunStart, committed: () => Committed): Promise<ExportResult> {
+  opts.onStart?.(start);
   sink.on('commit', (cp: Checkpoint) => opts.onCommit?.(cp));
   if (opts.onReject) flatten.on('reject', opts.onReject);
   const onAbort = (): void => source.stop?.();
@@ -190,17 +185,18 @@ async function runLake(opts: LakeRunOptions, lake: PreparedLake, baseState: Expo
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await pipeline(source, flatten, sink);
-    await saving;
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
-  for (const n of stats.notes) if (!lake.notes.includes(n)) lake.notes.push(n);
-  return { complete: source.position().done && !(opts.signal?.aborted ?? false), state: lakeSink ? lakeSink.state : lastState, stats, statePath: lake.statePath };
+  for (const n of stats.notes) if (!start.notes.includes(n)) start.notes.push(n);
+  return { complete: source.complete && !(opts.signal?.aborted ?? false), committed: committed(), stats, where: start.where };
 }
 
 /**
- * Export tickets into a lake (or NDJSON on stdout), resuming from the saved state. The building
- * blocks are public too: this function is `pipeline(source, flatten, sink)` with the wiring done.
+ * Export tickets into a lake (or NDJSON on stdout). A run exports what the table lacks of its
+ * window, so the same command resumes, and overlapping windows add each version once. The
+ * building blocks are public too: this function is `pipeline(source, flatten, sink)` with the
+ * wiring done.
  */
 export function exportTickets(opts: ExportTicketsOptions): Promise<ExportResult> {
   return exportStream('tickets', opts);
@@ -209,49 +205,45 @@ export function exportTickets(opts: ExportTicketsOptions): Promise<ExportResult>
 /**
  * Export one incremental stream (`tickets`, `ticket_events`, `users`, `organizations`) into its own
  * table of the lake, with the same guarantees as tickets. Sideloads (`include`) land in tables of
- * their own, committed together with the stream's rows.
+ * their own (`tickets__users`, ...), committed just before the stream's rows.
  */
 export async function exportStream(stream: StreamName, opts: ExportTicketsOptions): Promise<ExportResult> {
   const spec = streamSpec(stream);
-  if (opts.startTime !== undefined && opts.endTime !== undefined && opts.endTime <= opts.startTime) {
-    throw invalidOption('endTime', `later than the start time ${opts.startTime}`, opts.endTime);
-  }
-  const lake = await prepareLake(opts, defaultStateName(opts.startTime, opts.endTime, stream));
+  const start = opts.startTime ?? 0;
+  if (opts.endTime !== undefined && opts.endTime <= start) throw invalidOption('endTime', `later than the start time ${start}`, opts.endTime);
+  const window: Window = { start, end: opts.endTime };
+  const stats = opts.stats ?? new ExportStats();
+  const mode = opts.pagination ?? (spec.cursorPath ? 'cursor' : 'time');
+  const http = new ZendeskHttp(opts.origin, opts.credentials, opts.timeouts);
+  let table: LakeTable | undefined;
   try {
-    const saved = lake.saved;
-    let position: ExportPosition | undefined;
-    if (saved) {
-      position = saved.position; // the paginator reopens a finished open-ended export to look for changes
-      if (opts.startTime !== undefined && opts.startTime !== saved.window.startTime) {
-        lake.notes.push(`--start-time ${opts.startTime} is ignored: the saved state in ${lake.statePath} wins (move it away to start over)`);
+    let ranges: ExportRange[] = [];
+    let notes: string[] = [];
+    if (opts.out !== '-') {
+      // The table first: a bad folder, other settings or a run already at work stop before any request.
+      const storage = await openStorage(opts.out);
+      ({ table, ranges, notes } = await openTable(opts, storage, spec, 'export', window, newRunId()));
+      if (table.ledger().segments.length === 0 && start > Math.floor(Date.now() / 1000) - 60) {
+        // A new export cannot start there: Zendesk answers 422 to a start_time less than a minute old.
+        // (A table that has caught up is different: it simply finds nothing new yet.)
+        throw invalidOption('startTime', `at least a minute in the past (Zendesk refuses newer ones with 422); it is ${formatTime(start)}`, start);
       }
     }
-    if (!saved && opts.startTime !== undefined && opts.startTime > Math.floor(Date.now() / 1000) - 60) {
-      // A new export cannot start there: Zendesk answers 422 to a start_time less than a minute old.
-      // (A resumed export that has caught up is different: it simply finds nothing new yet.)
-      throw invalidOption('startTime', `at least a minute in the past (Zendesk refuses newer ones with 422); it is ${formatTime(opts.startTime)}`, opts.startTime);
+    const catalog = stream === 'tickets' ? await FieldCatalog.fetch(http, table?.settings.customFieldNames ?? opts.customFieldNames ?? 'id') : undefined;
+    let raw: RawArchive | undefined;
+    if (opts.raw !== undefined) {
+      raw = new RawArchive(resolve(opts.raw), stream);
+      await raw.init();
+      if (catalog) await raw.saveFields(catalog.fields);
     }
-    const startTime = saved?.window.startTime ?? opts.startTime ?? 0;
-    const mode = opts.pagination ?? (spec.cursorPath ? 'cursor' : 'time');
-    const baseState = saved ?? newExportState(stream, { mode, startTime, watermark: -1, boundary: [], done: false }, { startTime, endTime: opts.endTime });
-
-    const http = new ZendeskHttp(opts.origin, opts.credentials, opts.timeouts);
-    try {
-      const catalog = stream === 'tickets' ? await FieldCatalog.fetch(http, opts.customFieldNames ?? 'id') : undefined;
-      let raw: RawArchive | undefined;
-      if (opts.raw !== undefined) {
-        raw = new RawArchive(resolve(opts.raw), stream);
-        await raw.init();
-        if (catalog) await raw.saveFields(catalog.fields);
-      }
-      const source = new TicketSource({
+    const sideloads = (opts.include?.length ?? 0) > 0;
+    const source = (r: readonly ExportRange[]): TicketSource =>
+      new TicketSource({
         stream,
         origin: opts.origin,
         credentials: opts.credentials,
         pagination: mode,
-        startTime,
-        endTime: opts.endTime,
-        position,
+        ranges: r,
         perPage: opts.perPage,
         supportTypeScope: opts.supportTypeScope,
         excludeDeleted: opts.excludeDeleted,
@@ -264,47 +256,76 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
         timeouts: opts.timeouts,
         parser: opts.parser,
         raw,
-        stats: lake.stats,
+        stats,
       });
-      const sideloads = (opts.include?.length ?? 0) > 0;
-      const flatten = new FlattenStream({
-        catalog,
-        columns: spec.columns,
-        sideloadColumns: sideloads ? sideloadColumns : undefined,
-        refreshCatalog: catalog
-          ? async () => {
-              await catalog.refresh(http);
-              await raw?.saveFields(catalog.fields); // replay then types the new field too
-            }
-          : undefined,
-        excludeUpdatedBefore: opts.excludeSystemUpdates ? startTime : undefined,
-        stats: lake.stats,
-      });
-      return await runLake(opts, lake, baseState, source, flatten, catalog, spec, sideloads);
-    } finally {
-      await http.close();
-    }
+    const flatten = new FlattenStream({
+      catalog,
+      columns: spec.columns,
+      sideloadColumns: sideloads ? sideloadColumns : undefined,
+      refreshCatalog: catalog
+        ? async () => {
+            await catalog.refresh(http);
+            await raw?.saveFields(catalog.fields); // replay then types the new field too
+          }
+        : undefined,
+      excludeUpdatedBefore: opts.excludeSystemUpdates ? start : undefined,
+      stats,
+    });
+    if (!table) return await toStdout(opts, stats, spec, window, source, flatten);
+    const columns = (): Column[] => [...spec.columns, ...(catalog?.columns() ?? []), ...METADATA_COLUMNS];
+    const where = `${table.storage.url}/${spec.name}`;
+    return await runIntoTable(opts, stats, table, window, source(ranges), flatten, columns, () => catalog?.version ?? 0, sideloads, { resumed: table.ledger().segments.length > 0, ranges, where, notes });
   } finally {
-    await lake.release();
+    await table?.close();
+    await http.close();
   }
 }
 
+/** NDJSON on stdout: no table, so the position (if asked for) is kept in a state file, at least once. */
+async function toStdout(opts: ExportTicketsOptions, stats: ExportStats, spec: StreamSpec, window: Window, source: (ranges: readonly ExportRange[]) => TicketSource, flatten: FlattenStream): Promise<ExportResult> {
+  if (opts.format !== undefined && opts.format !== 'ndjson') throw invalidOption('format', '"ndjson" when the output is stdout (--out -)', opts.format);
+  const store = opts.statePath !== undefined ? new StateStore(resolve(opts.statePath)) : undefined;
+  const saved = await store?.load();
+  const pos = saved?.position;
+  const ranges: ExportRange[] = pos
+    ? [pos.done && pos.to ? { from: pos.reached, to: pos.reached } : rangeFrom(pos)]
+    : [{ from: frontier(window.start), to: window.end === undefined ? undefined : frontier(window.end) }];
+  const src = source(ranges);
+  const sink = new NdjsonStreamSink(opts.stdout ?? process.stdout, stats);
+  // stdout cannot be committed atomically: the state follows what was flushed (at least once).
+  let saving = Promise.resolve();
+  let commits = 0;
+  sink.on('commit', (cp: Checkpoint) => {
+    commits++;
+    if (!store) return;
+    const next: ExportState = { version: STATE_VERSION, stream: spec.name, position: cp.position, rows: (saved?.rows ?? 0) + stats.rowsWritten, updatedAt: new Date().toISOString() };
+    saving = saving.then(() => store.save(next));
+  });
+  const result = await drive(opts, stats, src, flatten, sink, { resumed: saved !== undefined, ranges, position: src.position(), where: store?.path, notes: [] }, () => ({ rows: stats.rowsWritten, files: 0, commits, version: -1 }));
+  await saving;
+  return result;
+}
+
 /**
- * Rebuild a lake from a raw archive (`exportTickets({ raw })`) without calling Zendesk. Resumable like
- * an export; its state lives in `<out>/_state/replay-tickets.json`.
+ * Rebuild a lake from a raw archive (`exportTickets({ raw })`) without calling Zendesk. Like an
+ * export, it adds only what the table lacks, so it resumes, and replays each version once.
  */
 export async function replayTickets(opts: ReplayTicketsOptions): Promise<ExportResult> {
-  const lake = await prepareLake(opts, 'replay-tickets.json');
+  if (opts.out === '-') throw invalidOption('out', 'a folder for the lake (replay writes a table)', opts.out);
+  const stats = opts.stats ?? new ExportStats();
   const fields = await readArchivedFields(resolve(opts.rawDir));
-  if (!fields) lake.notes.push(`${opts.rawDir} holds no ticket_fields.json: custom fields are stored as JSON text`);
-  const catalog = new FieldCatalog(fields ?? [], opts.customFieldNames ?? 'id');
-  const position = lake.saved?.position;
-  const baseState = lake.saved ?? newExportState('tickets', { mode: 'time', startTime: 0, watermark: -1, boundary: [], done: false }, { startTime: 0 });
-  const source = new ReplaySource({ dir: resolve(opts.rawDir), position, parser: opts.parser, stats: lake.stats });
-  const flatten = new FlattenStream({ catalog, excludeUpdatedBefore: undefined, stats: lake.stats });
+  const storage = await openStorage(opts.out);
+  const window: Window = { start: 0 };
+  const { table, ranges, notes } = await openTable(opts, storage, STREAMS.tickets, 'replay', window, newRunId());
   try {
-    return await runLake(opts, lake, baseState, source, flatten, catalog, STREAMS.tickets, false);
+    if (!fields) notes.push(`${opts.rawDir} holds no ticket_fields.json: custom fields are stored as JSON text`);
+    const catalog = new FieldCatalog(fields ?? [], table.settings.customFieldNames);
+    const source = new ReplaySource({ dir: resolve(opts.rawDir), ranges, parser: opts.parser, stats });
+    const flatten = new FlattenStream({ catalog, excludeUpdatedBefore: undefined, stats });
+    const columns = (): Column[] => [...STREAMS.tickets.columns, ...catalog.columns(), ...METADATA_COLUMNS];
+    return await runIntoTable(opts, stats, table, window, source, flatten, columns, () => catalog.version, false, { resumed: table.ledger().segments.length > 0, ranges, where: `${storage.url}/tickets`, notes });
   } finally {
-    await lake.release();
+    await table.close();
   }
 }
+

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { exportTickets } from '../src/export.js';
-import { listFiles, startMock, tempDir, tokenCredentials } from './helpers.js';
+import { listFiles, startMock, tempDir, tokenCredentials, dataFiles } from './helpers.js';
 
 // A second independent reader: the Rust parquet crate behind Arrow (arrow-rs), compiled to WASM.
 const require = createRequire(import.meta.url);
@@ -16,7 +16,7 @@ describe('Arrow reads the lake as it is', () => {
       const mock = await startMock({ tickets: 600 });
       const out = await tempDir();
       await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out, rateLimit: 0, parquetEngine: engine });
-      const [file] = await listFiles(join(out, 'tickets'));
+      const [file] = await dataFiles(join(out, 'tickets'));
       const table = tableFromIPC(readParquet(new Uint8Array(readFileSync(file!))).intoIPCStream());
       expect(table.numRows).toBe(600);
       const types = Object.fromEntries(table.schema.fields.map((f) => [f.name, String(f.type)]));

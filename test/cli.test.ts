@@ -39,8 +39,8 @@ describe('CLI: zendesk-etl export tickets', () => {
     mock.updateTickets(10);
     const again = await runCli([...args, '--start-time', '2020-01-01'], mockEnv(mock));
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/resuming from cursor/);
-    expect(again.stderr).toMatch(/--start-time 1577836800 is ignored: the saved state .* wins/);
+    expect(again.stderr).toMatch(/resuming from the saved cursor/);
+    expect(again.stderr).toMatch(/tickets already holds \[0, \d+ \(\+\d+ ids at it\)\) of tickets; this run exports \[\d+ \(\+\d+ ids at it\), open\)/);
     expect(again.stderr).toMatch(/"tickets":(9|10),/);
     const versions = await lakeVersions(out, 'ndjson');
     const r = checkExactlyOnce(versions, mock.expectedTickets(), mock.history);

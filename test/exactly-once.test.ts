@@ -5,10 +5,9 @@ import { ZendeskEtlError } from '../src/errors.js';
 import { exportTickets } from '../src/export.js';
 import type { MockZendesk } from '../src/mock/server.js';
 import { ParquetFormat, type RowFileWriter, type RowFormat } from '../src/sink/file-writers.js';
-import type { CommitStep } from '../src/state/committer.js';
-import type { ExportState } from '../src/state/state-store.js';
+import type { TableStep } from '../src/table/lake-table.js';
 import { prng } from '../src/mock/ticket-generator.js';
-import { checkExactlyOnce, duck, lakeVersions, listFiles, mockEnv, spawnCli, startMock, tempDir, tokenCredentials } from './helpers.js';
+import { checkExactlyOnce, duck, lakeVersions, listFiles, mockEnv, readLog, spawnCli, startMock, tempDir, tokenCredentials, dataFiles } from './helpers.js';
 
 function exportArgs(mock: MockZendesk, out: string, format: string, mode: string): string[] {
   return ['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--format', format, '--pagination', mode, '--per-page', '200', '--max-rows-per-file', '600', '--quiet'];
@@ -19,16 +18,14 @@ async function expectExact(out: string, format: 'parquet' | 'ndjson', mock: Mock
   expect(r.missing).toEqual([]);
   expect(r.duplicates).toEqual([]);
   expect(r.unknown).toEqual([]);
-  // Nothing uncommitted is left where readers look.
-  expect((await listFiles(join(out, 'tickets'))).every((f) => /part-[\w-]+\.(parquet|ndjson)$/.test(f))).toBe(true);
+  // A glob reader sees exactly what the log holds: nothing uncommitted is left where readers look.
+  const onDisk = (await dataFiles(join(out, 'tickets'))).map((f) => f.slice(join(out, 'tickets').length + 1));
+  expect(onDisk.sort()).toEqual((await readLog(out)).files);
 }
 
-async function readState(out: string): Promise<ExportState | undefined> {
-  try {
-    return JSON.parse(await readFile(join(out, '_state', 'tickets.json'), 'utf8')) as ExportState;
-  } catch {
-    return undefined;
-  }
+/** Rows the table's log says are committed. */
+async function committedRows(out: string): Promise<number> {
+  return (await readLog(out)).rows;
 }
 
 describe('exactly once under kill -9', () => {
@@ -43,7 +40,7 @@ describe('exactly once under kill -9', () => {
       while (runs < 60) {
         runs++;
         const mode = runs % 2 === 0 ? 'time' : 'cursor';
-        const before = await readState(out);
+        const before = await committedRows(out);
         const requestsBefore = mock.exportRequests;
         const run = spawnCli(exportArgs(mock, out, format, mode), mockEnv(mock));
         const killing = kills < 20;
@@ -61,8 +58,7 @@ describe('exactly once under kill -9', () => {
         if (timer) clearInterval(timer);
         if (done.signal === 'SIGKILL') {
           kills++;
-          const after = await readState(out);
-          const committedPages = ((after?.counters.rows ?? 0) - (before?.counters.rows ?? 0)) / 200;
+          const committedPages = ((await committedRows(out)) - before) / 200;
           maxRefetchPages = Math.max(maxRefetchPages, mock.exportRequests - requestsBefore - Math.floor(committedPages));
           continue;
         }
@@ -77,7 +73,7 @@ describe('exactly once under kill -9', () => {
     });
   }
 
-  const steps: CommitStep[] = ['manifest-written', 'file-renamed', 'state-saved', 'manifest-removed'];
+  const steps: TableStep[] = ['lease-noted', 'file-promoted', 'committed'];
   for (const step of steps) {
     it(`a crash right after "${step}" in the commit protocol loses and repeats nothing`, async () => {
       const mock = await startMock({ tickets: 3000 });
@@ -110,10 +106,10 @@ describe('signals, full disks, bad state', () => {
     expect(done.code).toBe(130);
     expect(done.stderr).toMatch(/SIGINT: finishing the page in progress and committing/);
     expect(done.stderr).toMatch(/interrupted: everything complete was committed/);
-    const state = await readState(out);
-    expect(state!.counters.rows).toBeGreaterThan(0);
-    expect(state!.counters.rows).toBeLessThan(6000);
-    expect(state!.counters.rows % 200).toBe(0); // whole pages only
+    const rows = await committedRows(out);
+    expect(rows).toBeGreaterThan(0);
+    expect(rows).toBeLessThan(6000);
+    expect(rows % 200).toBe(0); // whole pages only
     const again = await spawnCli(exportArgs(mock, out, 'parquet', 'cursor'), mockEnv(mock)).done;
     expect(again.code, again.stderr).toBe(0);
     await expectExact(out, 'parquet', mock);
@@ -127,8 +123,8 @@ describe('signals, full disks, bad state', () => {
     const fullDisk: RowFormat = {
       name: 'parquet',
       extension: 'parquet',
-      async open(path, columns): Promise<RowFileWriter> {
-        const w = await real.open(path, columns);
+      async open(file, columns): Promise<RowFileWriter> {
+        const w = await real.open(file, columns);
         return {
           get rows() {
             return w.rows;
@@ -151,29 +147,29 @@ describe('signals, full disks, bad state', () => {
     expect(err.code).toBe('ZDE_SINK_WRITE');
     expect(err.message).toMatch(/the disk is full \(ENOSPC\)/);
     expect(err.message).toMatch(/next run redoes it/);
-    const state = await readState(out);
-    expect(state!.counters.rows).toBeLessThanOrEqual(1500);
+    expect(await committedRows(out)).toBeLessThanOrEqual(1500);
     expect(await listFiles(join(out, '_staging'))).toEqual([]);
     const result = await exportTickets(common);
     expect(result.complete).toBe(true);
     await expectExact(out, 'parquet', mock);
   });
 
-  it('a corrupt state file, or one from a newer version, stops with a clear error and is left as it is', async () => {
+  it('a corrupt table log, or one that asks for a newer Delta protocol, stops with a clear error and is left as it is', async () => {
     const mock = await startMock({ tickets: 200 });
     const out = await tempDir();
     const common = { origin: mock.url, credentials: tokenCredentials(mock), out, rateLimit: 0 } as const;
     await exportTickets(common);
-    const path = join(out, '_state', 'tickets.json');
-    await writeFile(path, '{"version": 1, "position": ');
+    const path = join(out, 'tickets', '_delta_log', '00000000000000000001.json');
+    await writeFile(path, '{"commitInfo": {"timestamp": ');
     const corrupt = (await exportTickets(common).catch((e: unknown) => e)) as ZendeskEtlError;
     expect(corrupt.code).toBe('ZDE_STATE_INVALID');
-    expect(corrupt.message).toMatch(/is corrupt \(not JSON/);
-    await writeFile(path, JSON.stringify({ version: 99 }));
-    const newer = (await exportTickets(common).catch((e: unknown) => e)) as ZendeskEtlError;
-    expect(newer.code).toBe('ZDE_STATE_INVALID');
-    expect(newer.message).toMatch(/written by a newer version .* upgrade to resume/);
-    expect(await readFile(path, 'utf8')).toBe(JSON.stringify({ version: 99 }));
+    expect(corrupt.message).toMatch(/table log file .*00000000000000000001\.json is corrupt at line 1/);
+    const newer = JSON.stringify({ protocol: { minReaderVersion: 3, minWriterVersion: 7 } });
+    await writeFile(path, `${newer}\n`);
+    const err = (await exportTickets(common).catch((e: unknown) => e)) as ZendeskEtlError;
+    expect(err.code).toBe('ZDE_STATE_INVALID');
+    expect(err.message).toMatch(/asks for Delta reader 3 and writer 7/);
+    expect(await readFile(path, 'utf8')).toBe(`${newer}\n`);
   });
 });
 
@@ -206,8 +202,9 @@ describe('windows', () => {
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);
     await expectExact(out, 'parquet', mock);
-    const states = (await listFiles(join(out, '_state'))).map((f) => f.split('/').pop());
-    expect(states).toEqual(expect.arrayContaining([`tickets-0-${cut}.json`, 'tickets.json']));
+    // Both windows' commits are in the one log.
+    const windows = (await readLog(out)).commits.map((c) => JSON.stringify((c.zendeskEtl as { window?: unknown }).window));
+    expect(new Set(windows)).toEqual(new Set([JSON.stringify({ start: 0, end: cut }), JSON.stringify({ start: cut })]));
   });
 });
 

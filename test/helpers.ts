@@ -1,6 +1,6 @@
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -139,4 +139,39 @@ export async function readJson<T>(path: string): Promise<T> {
 
 export async function fileMode(path: string): Promise<number> {
   return (await stat(path)).mode & 0o777;
+}
+
+/** A table's log, read here with no code of the package: active files, committed rows, commits. */
+export async function readLog(out: string, table = 'tickets'): Promise<{ versions: number; files: string[]; rows: number; commits: Record<string, unknown>[] }> {
+  const dir = join(out, table, '_delta_log');
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => /^\d{20}\.json$/.test(n)).sort();
+  } catch {
+    return { versions: 0, files: [], rows: 0, commits: [] };
+  }
+  const files = new Map<string, number>();
+  const commits: Record<string, unknown>[] = [];
+  for (const name of names) {
+    for (const line of (await readFile(join(dir, name), 'utf8')).split('\n')) {
+      if (line.trim() === '') continue;
+      const a = JSON.parse(line) as { add?: { path: string; stats?: string }; remove?: { path: string }; commitInfo?: Record<string, unknown> };
+      if (a.add) files.set(a.add.path, Number((JSON.parse(a.add.stats ?? '{}') as { numRecords?: number }).numRecords ?? 0));
+      if (a.remove) files.delete(a.remove.path);
+      if (a.commitInfo) commits.push(a.commitInfo);
+    }
+  }
+  return { versions: names.length, files: [...files.keys()].sort(), rows: [...files.values()].reduce((s, n) => s + n, 0), commits };
+}
+
+/** The data files below a table's folder (not its log, leases or anything else beginning with `_`). */
+export async function dataFiles(dir: string): Promise<string[]> {
+  return (await listFiles(dir)).filter((f) => !f.slice(dir.length).split('/').some((part) => part.startsWith('_')));
+}
+
+/** Every (id, version) of a stream's table as a Delta reader (chDB's delta-kernel) sees it. */
+export async function deltaVersions(out: string, table = 'tickets', version = 'generated_timestamp'): Promise<string[]> {
+  const { chdbQuery, deltaLocal } = await import('./support/chdb.js');
+  const rows = await chdbQuery(`SELECT toString(id) AS id, toString(${version}) AS v FROM ${deltaLocal(resolvePath(join(out, table)))}`);
+  return rows.map((r) => `${String(r.id)}:${String(r.v)}`);
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exportTickets } from '../src/export.js';
 import { LATE_CUSTOM_FIELD } from '../src/mock/ticket-generator.js';
-import { checkExactlyOnce, duck, fileMode, lakeVersions, listFiles, ndjsonGlob, parquetGlob, startMock, tempDir, tokenCredentials } from './helpers.js';
+import { checkExactlyOnce, duck, lakeVersions, listFiles, readLog, ndjsonGlob, parquetGlob, startMock, tempDir, tokenCredentials, dataFiles } from './helpers.js';
 
 const FAST = { rateLimit: 0, minRetryDelayMs: 1 } as const;
 
@@ -91,25 +91,28 @@ describe('Parquet lake, read back with DuckDB', () => {
     const mock = await startMock({ tickets: 1200, spacing: 3000 }); // ~41 days of tickets
     const out = await tempDir();
     await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out, format: 'parquet', partitionBy: 'updated_at:month', ...FAST });
-    const files = await listFiles(join(out, 'tickets'));
+    const files = await dataFiles(join(out, 'tickets'));
     expect(files.every((f) => /\/tickets\/updated_at_month=\d{4}-\d{2}\/part-[\w-]+\.parquet$/.test(f))).toBe(true);
     expect(new Set(files.map((f) => f.split('/').at(-2))).size).toBeGreaterThan(1);
     const wrong = await duck(`SELECT count(*) AS n FROM ${parquetGlob(out)} WHERE strftime(updated_at, '%Y-%m') <> updated_at_month`);
     expect(Number(wrong[0]!.n)).toBe(0);
   });
 
-  it('rotates files by rows, and the state file is private (0600) and holds no credential', async () => {
+  it('rotates files by rows; the table log holds every file and no credential', async () => {
     const mock = await startMock({ tickets: 2000 });
     const out = await tempDir();
     const result = await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out, format: 'parquet', perPage: 250, maxRowsPerFile: 500, ...FAST });
-    const files = await listFiles(join(out, 'tickets'));
+    const files = (await dataFiles(join(out, 'tickets'))).filter((f) => f.endsWith('.parquet'));
     expect(files.length).toBe(4);
-    expect(result.state!.files.length).toBe(4);
-    const statePath = join(out, '_state', 'tickets.json');
-    expect(await fileMode(statePath)).toBe(0o600);
-    const text = await readFile(statePath, 'utf8');
-    expect(text).not.toContain(mock.credentials.apiToken);
-    expect(text).not.toContain(Buffer.from(`${mock.credentials.email}/token:${mock.credentials.apiToken}`).toString('base64'));
+    expect(result.committed.files).toBe(4);
+    const log = await readLog(out);
+    expect(log.files.map((f) => join(out, 'tickets', f)).sort()).toEqual(files);
+    expect(log.rows).toBe(2000);
+    for (const f of await listFiles(join(out, 'tickets', '_delta_log'))) {
+      const text = await readFile(f, 'utf8');
+      expect(text).not.toContain(mock.credentials.apiToken);
+      expect(text).not.toContain(Buffer.from(`${mock.credentials.email}/token:${mock.credentials.apiToken}`).toString('base64'));
+    }
     expect(await listFiles(join(out, '_staging'))).toEqual([]);
   });
 });
@@ -121,7 +124,7 @@ describe('NDJSON lake', () => {
       const out = await tempDir();
       const result = await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out, format: 'ndjson', gzip, ...FAST });
       expect(result.complete).toBe(true);
-      const files = await listFiles(join(out, 'tickets'));
+      const files = await dataFiles(join(out, 'tickets'));
       expect(files.every((f) => f.endsWith(gzip ? '.ndjson.gz' : '.ndjson'))).toBe(true);
       const src = ndjsonGlob(out, 'tickets', gzip ? 'ndjson.gz' : 'ndjson');
       const [row] = await duck(`SELECT id, via__channel, custom_fields__360003 AS cb, custom_fields__360005 AS i, tags FROM ${src} WHERE id = 4`);
@@ -166,7 +169,7 @@ describe('the duckdb Parquet engine', () => {
 describe('partition paths are safe', () => {
   it('values from tickets can never leave the output folder', async () => {
     const { partitionPath, parsePartitionSpec, DEFAULT_PARTITION } = await import('../src/sink/partition.js');
-    const { Committer } = await import('../src/state/committer.js');
+    const { LocalStorage } = await import('../src/storage/local-storage.js');
     const spec = parsePartitionSpec('updated_at:day');
     for (const evil of ['../../etc/passwd', '/etc', '2024-05-01T00:00:00Z/../../x', '..', null, 42, '2024-05-01T00:00:00Z']) {
       const p = partitionPath(spec, { updated_at: evil as string });
@@ -174,9 +177,9 @@ describe('partition paths are safe', () => {
       if (typeof evil !== 'string' || Number.isNaN(Date.parse(evil))) expect(p).toBe(`updated_at_day=${DEFAULT_PARTITION}`);
     }
     const out = await tempDir();
-    const committer = new Committer({ outDir: out, statePath: join(out, '_state', 's.json') });
-    for (const rel of ['../x.parquet', '/etc/x', 'tickets/../../x', '']) expect(() => committer.finalPath(rel)).toThrow(/refusing to write outside the output folder/);
-    expect(committer.finalPath('tickets/updated_at_day=2024-05-01/a.parquet')).toBe(join(out, 'tickets/updated_at_day=2024-05-01/a.parquet'));
+    const storage = new LocalStorage(out);
+    for (const rel of ['../x.parquet', '/etc/x', 'tickets/../../x', '']) expect(() => storage.path(rel)).toThrow(/refusing to write outside the output folder/);
+    expect(storage.path('tickets/updated_at_day=2024-05-01/a.parquet')).toBe(join(out, 'tickets/updated_at_day=2024-05-01/a.parquet'));
   });
 });
 

@@ -13,7 +13,7 @@ describe('ready pipelines against the stand-in', () => {
     const mock = await startMock({ tickets: 1800, spacing: 2000 });
     const out = await tempDir();
     const first = await backfillParquet({ origin: mock.url, credentials: tokenCredentials(mock), out, rateLimit: 0 });
-    expect(first.counters.rows).toBe(1800);
+    expect(first.rows).toBe(1800);
     mock.updateTickets(12);
     await backfillParquet({ origin: mock.url, credentials: tokenCredentials(mock), out, rateLimit: 0 });
     const r = checkExactlyOnce(await lakeVersions(out, 'parquet'), mock.expectedTickets(), mock.history);

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { isCheckpoint } from '../src/checkpoint.js';
 import { TicketSource } from '../src/source/ticket-source.js';
 import { STREAMS } from '../src/streams.js';
-import { duck, listFiles, mockEnv, parquetGlob, runCli, startMock, tempDir, tokenCredentials } from './helpers.js';
+import { chdbQuery, deltaLocal } from './support/chdb.js';
+import { duck, mockEnv, parquetGlob, runCli, startMock, tempDir, tokenCredentials, dataFiles } from './helpers.js';
 
 function versionOf(stream: string, r: Record<string, unknown>): number {
   if (stream === 'ticket_events') return Number(r.timestamp);
@@ -46,7 +47,7 @@ describe('the other incremental streams, through the same machinery', () => {
         // Custom user and organization fields are kept, not dropped.
         expect(String(rows[0]!._extra)).toMatch(stream === 'users' ? /user_fields__plan/ : /organization_fields__tier/);
       }
-      expect(await listFiles(join(out, 'tickets'))).toEqual([]);
+      expect(await dataFiles(join(out, 'tickets'))).toEqual([]);
     });
   }
 
@@ -55,20 +56,23 @@ describe('the other incremental streams, through the same machinery', () => {
     expect(STREAMS.tickets.rateLimit.cursor).toBe(10);
   });
 
-  it('sideloads land in tables of their own, never mixed into ticket rows', async () => {
+  it('sideloads land in tables of their own (tickets__users, ...), never mixed into ticket rows', async () => {
     const mock = await startMock({ tickets: 1500 });
     const out = await tempDir();
     const run = await runCli(['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--include', 'users,groups,organizations,metric_sets'], mockEnv(mock));
     expect(run.code, run.stderr).toBe(0);
     for (const table of ['users', 'groups', 'organizations', 'metric_sets']) {
-      const [n] = await duck(`SELECT count(*) AS n, count(DISTINCT ${table === 'metric_sets' ? 'ticket_id' : 'id'}) AS d FROM ${parquetGlob(out, table)}`);
+      const [n] = await duck(`SELECT count(*) AS n, count(DISTINCT ${table === 'metric_sets' ? 'ticket_id' : 'id'}) AS d FROM ${parquetGlob(out, `tickets__${table}`)}`);
       expect(Number(n!.n)).toBeGreaterThan(0);
+      // Each is a Delta table of its own.
+      const [d] = await chdbQuery(`SELECT count() AS n FROM ${deltaLocal(join(out, `tickets__${table}`))}`);
+      expect(Number(d!.n)).toBe(Number(n!.n));
     }
     const ticketCols = (await duck(`DESCRIBE SELECT * FROM ${parquetGlob(out, 'tickets')}`)).map((r) => r.column_name);
     expect(ticketCols).not.toContain('name');
     const [t] = await duck(`SELECT count(*) AS n FROM ${parquetGlob(out, 'tickets')}`);
     expect(Number(t!.n)).toBe(1500);
-    const [u] = await duck(`SELECT typeof(id) AS t FROM ${parquetGlob(out, 'users')} LIMIT 1`);
+    const [u] = await duck(`SELECT typeof(id) AS t FROM ${parquetGlob(out, 'tickets__users')} LIMIT 1`);
     expect(u!.t).toBe('BIGINT');
   });
 

@@ -3,7 +3,9 @@ import { parseArgs } from 'node:util';
 import { credentialsFromEnv, Credentials } from '../auth.js';
 import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
 import { STREAMS, type StreamName } from '../streams.js';
-import { compactLake } from '../compact.js';
+import { compactTable } from '../table/compact.js';
+import { vacuumTable } from '../table/vacuum.js';
+import { openStorage } from '../storage/open-storage.js';
 import { exportStream, replayTickets, type ExportResult, type ExportTicketsOptions, type LakeRunOptions, type ReplayTicketsOptions } from '../export.js';
 import { MockZendesk, type MockZendeskOptions } from '../mock/server.js';
 import { ExportStats } from '../stats.js';
@@ -20,6 +22,8 @@ export const EXIT = {
   USAGE: 2,
   /** 401 or 403: the credentials were refused. */
   AUTH: 4,
+  /** Another run holds the table (a live lease on an overlapping window): try again later. */
+  BUSY: 75,
   /** Stopped by SIGINT/SIGTERM after committing what was complete: re-run to resume. */
   INTERRUPTED: 130,
 } as const;
@@ -156,7 +160,8 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
     baseUrl: values['base-url'] ?? (values.subdomain === undefined && !io.env.ZENDESK_SUBDOMAIN ? io.env.ZENDESK_BASE_URL || undefined : undefined),
   });
   if (values.out === undefined) throw invalidOption('--out', 'a folder for the lake, or - for NDJSON on stdout', null);
-  const format = oneOf('format', values.format, ['parquet', 'ndjson'] as const) ?? (values.out === '-' ? 'ndjson' : 'parquet');
+  // Left out, a table keeps the format it was created with (parquet for a new one).
+  const format = oneOf('format', values.format, ['parquet', 'ndjson'] as const) ?? (values.out === '-' ? 'ndjson' : undefined);
   const credentials: Credentials = credentialsFromEnv(io.env);
   const opts: ExportTicketsOptions = {
     origin,
@@ -174,7 +179,7 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
     include: values.include?.split(',').map((s) => s.trim()).filter(Boolean),
     excludeSystemUpdates: values['exclude-system-updates'] ?? false,
     partitionBy: values['partition-by'],
-    gzip: values.gzip ?? false,
+    gzip: values.gzip,
     maxRowsPerFile: int('max-rows-per-file', values['max-rows-per-file'], 1),
     maxBytesPerFile: values['max-file-mb'] === undefined ? undefined : int('max-file-mb', values['max-file-mb'], 1, 1_000_000)! * 1024 * 1024,
     rowGroupSize: int('row-group-size', values['row-group-size'], 100, 10_000_000),
@@ -216,11 +221,13 @@ async function runReported<O extends LakeRunOptions>(opts: O, io: CliIo, quiet: 
   opts.onReject = ({ id, rejects }) => {
     if (shown++ < 5) log(`bad value in record ${String(id)}: ${String(rejects)} (kept raw in _rejects; the run goes on)${shown === 5 ? '; further ones are counted in the summary' : ''}`);
   };
-  opts.onStart = ({ resumed, position, statePath, notes }) => {
-    const where = position.mode === 'cursor' && position.cursor ? `cursor (generated_timestamp ${position.watermark >= 0 ? formatTime(position.watermark) : 'n/a'})` : `start_time ${position.startTime} (${formatTime(position.startTime)})`;
-    log(resumed ? `resuming from ${where}, as saved in ${statePath}` : `starting a new export from ${where}${statePath ? `; state in ${statePath}` : ''}`);
+  opts.onStart = ({ resumed, position, where, notes, ranges }) => {
+    const at = position.reached.at;
+    const from = position.mode === 'cursor' && position.cursor ? `the saved cursor (generated_timestamp ${formatTime(at)})` : `generated_timestamp ${at} (${formatTime(at)})`;
+    if (ranges.length === 0) log(`${where ?? 'the output'} already holds all of this window: nothing to export`);
+    else log(resumed ? `resuming from ${from}, as the table ${where} records` : `starting a new export from ${from}${where ? ` into ${where}` : ''}`);
     for (const n of notes) log(`note: ${n}`);
-    if (!quiet) progress = new Progress(stats, io.stderr, { startWatermark: position.watermark });
+    if (!quiet) progress = new Progress(stats, io.stderr, { startWatermark: resumed ? at : -1 });
   };
   try {
     const result = await run(opts);
@@ -236,7 +243,7 @@ async function runReported<O extends LakeRunOptions>(opts: O, io: CliIo, quiet: 
       log('the export did not reach the end of the stream');
       return EXIT.FAILED;
     }
-    if (out !== '-') log(`done: ${result.state?.files.length ?? 0} files committed in ${out}`);
+    if (out !== '-') log(`done: this run committed ${result.committed.rows.toLocaleString('en-US')} rows in ${result.committed.files} files (${result.committed.commits} commits) to ${result.where}`);
     return EXIT.OK;
   } finally {
     progress?.stop();
@@ -272,22 +279,43 @@ async function replayCommand(args: string[], io: CliIo): Promise<number> {
   return runReported(opts, io, values.quiet ?? false, values.out, replayTickets);
 }
 
-const COMPACT_OPTIONS = { stream: { type: 'string' }, 'min-files': { type: 'string' }, 'target-mb': { type: 'string' }, state: { type: 'string' } } as const;
+const COMPACT_OPTIONS = { stream: { type: 'string' }, table: { type: 'string' }, 'min-files': { type: 'string' }, 'target-mb': { type: 'string' }, quiet: { type: 'boolean' } } as const;
+
+/** The table a maintenance command works on: `--table NAME`, or `--stream S` (default tickets). */
+function tableName(values: { stream?: string | undefined; table?: string | undefined }): string {
+  if (values.table !== undefined) {
+    if (!/^[a-z_]+$/.test(values.table)) throw invalidOption('--table', 'a table folder such as tickets or tickets__users', values.table);
+    return values.table;
+  }
+  const stream = values.stream ?? 'tickets';
+  if (!(stream in STREAMS)) throw invalidOption('--stream', Object.keys(STREAMS).join(', '), stream);
+  return stream;
+}
 
 /** `zendesk-etl compact LAKE`: merge the small files incremental runs leave behind. */
 async function compactCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, COMPACT_OPTIONS);
   const out = positionals[0];
   if (out === undefined) throw invalidOption('LAKE', 'the lake folder (zendesk-etl compact LAKE)', null);
-  const stream = values.stream ?? 'tickets';
-  if (!(stream in STREAMS)) throw invalidOption('--stream', Object.keys(STREAMS).join(', '), stream);
-  const result = await compactLake({
-    out,
-    statePath: values.state ?? `${out}/_state/${stream}.json`,
+  const result = await compactTable({
+    out: await openStorage(out, 'LAKE'),
+    table: tableName(values),
     minFiles: int('min-files', values['min-files'], 2),
     targetBytes: values['target-mb'] === undefined ? undefined : int('target-mb', values['target-mb'], 1)! * 1024 * 1024,
   });
-  io.stderr.write(`compacted ${result.folders} folders: ${result.filesBefore} files -> ${result.filesAfter} (${result.rows} rows rewritten)\n`);
+  io.stderr.write(`compacted ${result.partitions} partitions: ${result.filesBefore} files -> ${result.filesAfter} (${result.rows} rows rewritten in ${result.commits} commits)\n`);
+  return EXIT.OK;
+}
+
+const VACUUM_OPTIONS = { stream: { type: 'string' }, table: { type: 'string' }, 'retention-hours': { type: 'string' }, 'dry-run': { type: 'boolean' }, quiet: { type: 'boolean' } } as const;
+
+/** `zendesk-etl vacuum LAKE`: delete files the table no longer holds, past the retention period. */
+async function vacuumCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, VACUUM_OPTIONS);
+  const out = positionals[0];
+  if (out === undefined) throw invalidOption('LAKE', 'the lake (zendesk-etl vacuum LAKE)', null);
+  const result = await vacuumTable({ out: await openStorage(out, 'LAKE'), table: tableName(values), retentionHours: int('retention-hours', values['retention-hours'], 0, 100_000), dryRun: values['dry-run'] ?? false });
+  io.stderr.write(`vacuum: ${values['dry-run'] ? 'would delete' : 'deleted'} ${result.deleted.length} files (${result.bytes} bytes)${result.abortedUploads ? `, aborted ${result.abortedUploads} unfinished uploads` : ''}\n`);
   return EXIT.OK;
 }
 
@@ -354,7 +382,7 @@ async function demoCommand(args: string[], io: CliIo): Promise<number> {
     if (code === EXIT.OK) {
       const glob = format === 'parquet' ? `${out}/tickets/**/*.parquet` : `${out}/tickets/**/*.ndjson`;
       const reader = format === 'parquet' ? `read_parquet('${glob}', hive_partitioning=true, union_by_name=true)` : `read_json_auto('${glob}')`;
-      io.stderr.write(`\nThe lake is in ${out}/tickets (state in ${out}/_state). Read it with DuckDB:\n`);
+      io.stderr.write(`\nThe table is in ${out}/tickets, with its Delta log in ${out}/tickets/_delta_log. Read it with DuckDB:\n`);
       io.stdout.write(`duckdb -c "SELECT status, count(*) FROM ${reader} GROUP BY ALL ORDER BY 2 DESC"\n`);
     }
     return code;
@@ -375,6 +403,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await replayCommand(rest, io);
       case 'compact':
         return await compactCommand(rest, io);
+      case 'vacuum':
+        return await vacuumCommand(rest, io);
       case 'demo':
         return await demoCommand(rest, io);
       case undefined:
@@ -402,8 +432,9 @@ function reportError(err: unknown, io: CliIo): number {
     delete ctx.name;
     io.stderr.write(`context: ${JSON.stringify(ctx)}\n`);
     if (err.kind === 'config') return EXIT.USAGE;
+    if (err.code === ErrorCodes.LEASE_HELD) return EXIT.BUSY;
     if (err.code === ErrorCodes.UNAUTHORIZED || err.code === ErrorCodes.FORBIDDEN) return EXIT.AUTH;
-    if (err.code === ErrorCodes.RETRIES_EXHAUSTED || err.code === ErrorCodes.SINK_WRITE) io.stderr.write('what was committed is kept: run the same command again to resume\n');
+    if (err.code === ErrorCodes.RETRIES_EXHAUSTED || err.code === ErrorCodes.SINK_WRITE || err.code === ErrorCodes.COMMIT_CONFLICT) io.stderr.write('what was committed is kept: run the same command again to resume\n');
     return EXIT.FAILED;
   }
   io.stderr.write(`\nunexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

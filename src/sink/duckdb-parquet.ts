@@ -1,9 +1,11 @@
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
-import type { Column, ColumnType } from '../schema/ticket-schema.js';
-import { fsyncFile } from '../state/atomic.js';
-import { NdjsonFormat, writeError, type ParquetOptions, type RowFileWriter, type RowFormat } from './file-writers.js';
+import { EXTRA_COLUMN, type Column, type ColumnType } from '../schema/ticket-schema.js';
+import type { PendingFile } from '../storage/storage.js';
+import { NdjsonWriter, writeError, type ParquetOptions, type RowFileWriter, type RowFormat } from './file-writers.js';
 
 /**
  * Parquet written by DuckDB (an optional engine: `npm install @duckdb/node-api`). Rows stream to an
@@ -60,17 +62,25 @@ export class DuckDbParquetFormat implements RowFormat {
   readonly name = 'parquet';
   readonly extension = 'parquet';
   readonly #opts: ParquetOptions;
-  readonly #ndjson = new NdjsonFormat();
 
   constructor(opts: ParquetOptions = {}) {
     this.#opts = opts;
   }
 
-  async open(path: string, columns: readonly Column[]): Promise<RowFileWriter> {
+  async open(file: PendingFile, columns: readonly Column[]): Promise<RowFileWriter> {
     await connection(); // fail at open, with a clear message, when DuckDB is not installed
+    const path = file.localPath();
     const tmp = `${path}.ndjson`;
-    const inner = await this.#ndjson.open(tmp);
-    const all = [...columns, { name: '_extra', type: 'json' as const }];
+    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
+    let failed: Error | undefined;
+    out.on('error', (err) => {
+      failed = err;
+    });
+    const check = (): void => {
+      if (failed) throw writeError(tmp, failed);
+    };
+    const inner = new NdjsonWriter(out, check, tmp, false);
+    const all = [...columns.filter((c) => c.name !== EXTRA_COLUMN.name), EXTRA_COLUMN];
     const known = new Set(all.map((c) => c.name));
     // The default engine's (legacy, repeated) lists cannot hold null: store a null list as [] here too.
     const lists = all.filter((c) => c.type.startsWith('list<')).map((c) => c.name);
@@ -94,6 +104,8 @@ export class DuckDbParquetFormat implements RowFormat {
       },
       async close(): Promise<void> {
         await inner.close();
+        if (!out.closed) await once(out, 'close');
+        check();
         const spec = all.map((c) => `${sqlString(c.name)}: ${sqlString(DUCK_TYPES[c.type])}`).join(', ');
         const select = all.map((c) => `"${c.name.replaceAll('"', '""')}"`).join(', ');
         try {
@@ -102,7 +114,6 @@ export class DuckDbParquetFormat implements RowFormat {
             `COPY (SELECT ${select} FROM read_json(${sqlString(tmp)}, format='newline_delimited', columns={${spec}}, maximum_object_size=67108864)) ` +
               `TO ${sqlString(path)} (FORMAT PARQUET, COMPRESSION ${codec}, ROW_GROUP_SIZE ${rowGroup})`,
           );
-          await fsyncFile(path);
         } catch (err) {
           throw writeError(path, err);
         } finally {
@@ -111,7 +122,8 @@ export class DuckDbParquetFormat implements RowFormat {
       },
       async abort(): Promise<void> {
         await inner.abort();
-        await rm(path, { force: true });
+        out.destroy();
+        await rm(tmp, { force: true });
       },
     };
   }

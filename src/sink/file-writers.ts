@@ -1,24 +1,23 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { once } from 'node:events';
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
 import parquet, { type ParquetWriter } from 'parquetjs-lite';
 import { ErrorCodes, ZendeskEtlError, fsReason } from '../errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
 import { EXTRA_COLUMN, type Column, type ColumnType } from '../schema/ticket-schema.js';
-import { fsyncFile } from '../state/atomic.js';
+import type { PendingFile } from '../storage/storage.js';
 
 /**
- * File formats, knowing nothing about streams, partitions or commits: open a file with a schema,
- * write rows, close it (flushed and fsynced) or abort it (deleted).
+ * File formats, knowing nothing about tables, partitions or commits: encode rows into a pending
+ * file (its byte stream, or a local path for engines that write files themselves). `close()` ends
+ * the encoding; the table then makes the file durable and visible.
  */
 export interface RowFileWriter {
   write(row: TicketRow): Promise<void>;
-  /** Flush, fsync, close. */
+  /** Finish encoding and end the file's stream (durability is the pending file's `finish()`). */
   close(): Promise<void>;
-  /** Close and delete: nothing half-written survives. */
+  /** Stop encoding; the pending file is dropped by its owner. */
   abort(): Promise<void>;
   readonly rows: number;
   /** Bytes written so far (uncompressed for NDJSON+gzip; encoded bytes for Parquet, once flushed). */
@@ -27,8 +26,9 @@ export interface RowFileWriter {
 
 export interface RowFormat {
   readonly name: string;
+  /** `parquet`, `ndjson` or `ndjson.gz`. */
   readonly extension: string;
-  open(path: string, columns: readonly Column[]): Promise<RowFileWriter>;
+  open(file: PendingFile, columns: readonly Column[]): Promise<RowFileWriter>;
 }
 
 /** A coded SINK_WRITE error for a failed write, naming the file and the reason (full disk, read-only). */
@@ -36,46 +36,6 @@ export function writeError(path: string, err: unknown): ZendeskEtlError {
   if (err instanceof ZendeskEtlError) return err;
   const code = (err as NodeJS.ErrnoException).code;
   return new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot write ${path}: ${fsReason(err)} (${code ?? 'error'}); nothing from this part was committed, and the next run redoes it`, { path }, { cause: err });
-}
-
-/** A file write stream that reports its bytes and turns fs errors into coded errors. */
-class FileOut {
-  readonly path: string;
-  readonly stream: WriteStream;
-  #error: Error | undefined;
-
-  constructor(path: string) {
-    this.path = path;
-    this.stream = createWriteStream(path, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });
-    this.stream.on('error', (err) => {
-      this.#error = err;
-    });
-  }
-
-  check(): void {
-    if (this.#error) throw writeError(this.path, this.#error);
-  }
-
-  get bytes(): number {
-    return this.stream.bytesWritten;
-  }
-
-  /** Once the stream was ended: wait for it to close, then fsync. Coded errors. */
-  async finish(): Promise<void> {
-    try {
-      if (!this.stream.closed) await once(this.stream, 'close');
-      this.check();
-      await fsyncFile(this.path);
-    } catch (err) {
-      throw writeError(this.path, err);
-    }
-  }
-
-  /** Give up: close and delete. */
-  async discard(): Promise<void> {
-    this.stream.destroy();
-    await rm(this.path, { force: true });
-  }
 }
 
 // ------------------------------------------------------------------ NDJSON
@@ -90,30 +50,31 @@ export class NdjsonFormat implements RowFormat {
     this.extension = this.#gzip ? 'ndjson.gz' : 'ndjson';
   }
 
-  async open(path: string): Promise<RowFileWriter> {
-    const file = new FileOut(path);
-    await once(file.stream, 'open').catch((err: unknown) => {
-      throw writeError(path, err);
-    });
-    return new NdjsonWriter(file, this.#gzip ? createGzip({ level: 6 }) : undefined);
+  async open(file: PendingFile): Promise<RowFileWriter> {
+    return new NdjsonWriter(file.stream(), () => file.check(), file.where, this.#gzip);
   }
 }
 
-class NdjsonWriter implements RowFileWriter {
-  readonly #file: FileOut;
+/** NDJSON into a byte stream, in 1 MiB writes, with backpressure. */
+export class NdjsonWriter implements RowFileWriter {
+  readonly #check: () => void;
+  readonly #where: string;
   readonly #gzip: Gzip | undefined;
   readonly #out: Writable;
+  readonly #file: Writable;
   #buf: string[] = [];
   #bufLen = 0;
   #rows = 0;
   #bytes = 0;
 
-  constructor(file: FileOut, gzip: Gzip | undefined) {
-    this.#file = file;
-    this.#gzip = gzip;
-    // Errors on either side are recorded by FileOut and surface at the next write or close.
-    if (gzip) pipeline(gzip, file.stream).catch(() => undefined);
-    this.#out = gzip ?? file.stream;
+  constructor(out: Writable, check: () => void, where: string, gzip: boolean) {
+    this.#check = check;
+    this.#where = where;
+    this.#file = out;
+    this.#gzip = gzip ? createGzip({ level: 6 }) : undefined;
+    // Errors on either side are recorded by the file and surface at the next write or close.
+    if (this.#gzip) pipeline(this.#gzip, out).catch(() => undefined);
+    this.#out = this.#gzip ?? out;
   }
 
   get rows(): number {
@@ -139,40 +100,39 @@ class NdjsonWriter implements RowFileWriter {
     this.#bufLen = 0;
     const data = Buffer.from(text, 'utf8');
     this.#bytes += data.length;
-    this.#file.check();
-    if (!this.#out.write(data)) await waitDrain(this.#out, this.#file);
-    this.#file.check();
+    this.#check();
+    if (!this.#out.write(data)) await waitDrain(this.#out, this.#file, this.#where);
+    this.#check();
   }
 
   async close(): Promise<void> {
     try {
       await this.#flush();
     } catch (err) {
-      throw writeError(this.#file.path, err);
+      throw writeError(this.#where, err);
     }
     this.#out.end();
-    await this.#file.finish();
+    if (this.#gzip && !this.#file.writableFinished) await once(this.#file, 'finish').catch(() => undefined);
   }
 
   async abort(): Promise<void> {
     this.#gzip?.destroy();
-    await this.#file.discard();
   }
 }
 
-function waitDrain(out: Writable, file: FileOut): Promise<void> {
+function waitDrain(out: Writable, file: Writable, where: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (): void => {
       out.removeListener('drain', done);
-      file.stream.removeListener('error', fail);
+      file.removeListener('error', fail);
       resolve();
     };
     const fail = (err: Error): void => {
       out.removeListener('drain', done);
-      reject(writeError(file.path, err));
+      reject(writeError(where, err));
     };
     out.once('drain', done);
-    file.stream.once('error', fail);
+    file.once('error', fail);
   });
 }
 
@@ -235,27 +195,28 @@ export class ParquetFormat implements RowFormat {
     this.#opts = opts;
   }
 
-  async open(path: string, columns: readonly Column[]): Promise<RowFileWriter> {
-    const file = new FileOut(path);
-    await once(file.stream, 'open').catch((err: unknown) => {
-      throw writeError(path, err);
-    });
+  async open(file: PendingFile, columns: readonly Column[]): Promise<RowFileWriter> {
     const ordered = bigTextLast(columns);
     const schema = new parquet.ParquetSchema(parquetSchemaFields(ordered, this.#opts.compression));
-    const writer = await parquet.ParquetWriter.openStream(schema, file.stream, { rowGroupSize: this.#opts.rowGroupSize ?? 4096, useDataPageV2: false });
-    return new ParquetRowWriter(file, writer, ordered);
+    // pageIndex: false, since parquetjs-lite's offset index counts values, not rows, for list
+    // columns, and readers that trust it (ClickHouse, so chDB's Delta reader) refuse the file.
+    const stream = file.stream();
+    const writer = await parquet.ParquetWriter.openStream(schema, stream, { rowGroupSize: this.#opts.rowGroupSize ?? 4096, useDataPageV2: false, pageIndex: false });
+    return new ParquetRowWriter(file, stream, writer, ordered);
   }
 }
 
 class ParquetRowWriter implements RowFileWriter {
-  readonly #file: FileOut;
+  readonly #file: PendingFile;
+  readonly #stream: Writable;
   readonly #writer: ParquetWriter;
   readonly #columns: readonly Column[];
   readonly #known: Set<string>;
   #rows = 0;
 
-  constructor(file: FileOut, writer: ParquetWriter, columns: readonly Column[]) {
+  constructor(file: PendingFile, stream: Writable, writer: ParquetWriter, columns: readonly Column[]) {
     this.#file = file;
+    this.#stream = stream;
     this.#writer = writer;
     this.#columns = columns;
     this.#known = new Set(columns.map((c) => c.name));
@@ -272,7 +233,7 @@ class ParquetRowWriter implements RowFileWriter {
   async write(row: TicketRow): Promise<void> {
     this.#file.check();
     await this.#writer.appendRow(toParquetRow(row, this.#columns, this.#known)).catch((err: unknown) => {
-      throw writeError(this.#file.path, err instanceof Error ? err : new Error(String(err)));
+      throw writeError(this.#file.where, err instanceof Error ? err : new Error(String(err)));
     });
     this.#rows++;
   }
@@ -281,13 +242,12 @@ class ParquetRowWriter implements RowFileWriter {
     try {
       await this.#writer.close();
     } catch (err) {
-      throw writeError(this.#file.path, err instanceof Error ? err : new Error(String(err)));
+      throw writeError(this.#file.where, err instanceof Error ? err : new Error(String(err)));
     }
-    await this.#file.finish();
   }
 
   async abort(): Promise<void> {
-    await this.#file.discard();
+    this.#stream.destroy();
   }
 }
 

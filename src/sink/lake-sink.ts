@@ -1,114 +1,119 @@
-import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { Checkpoint, isCheckpoint, isSideload, type Item } from '../checkpoint.js';
+import { compare, isEmpty, type Frontier, type Segment, type Window } from '../delivery.js';
 import { invalidOption } from '../errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
 import type { Column } from '../schema/ticket-schema.js';
-import type { Committer, StagedFile } from '../state/committer.js';
-import { STATE_VERSION, type ExportState } from '../state/state-store.js';
+import type { ExportPosition } from '../source/pagination.js';
 import { ExportStats } from '../stats.js';
-import { writeError, type RowFileWriter, type RowFormat } from './file-writers.js';
-import { partitionPath, type PartitionSpec } from './partition.js';
+import type { DataFile } from '../table/data-file.js';
+import type { LakeTable } from '../table/lake-table.js';
+import { writeError } from './file-writers.js';
+import { partitionValue } from './partition.js';
+
+/** A table for sideload rows (`include=users,...`), and the columns its rows have. */
+export interface SideloadTable {
+  table: LakeTable;
+  columns: () => readonly Column[];
+}
 
 export interface LakeSinkOptions {
-  committer: Committer;
-  format: RowFormat;
-  /** Folder of the table inside the lake. Default 'tickets'. */
-  table?: string;
-  /** The current columns (they may widen during a run when custom fields appear). */
+  /** The table the rows go to; it owns the files, the log and the commits. */
+  table: LakeTable;
+  /** The columns rows may have now (they may widen during a run when custom fields appear). */
   columns: () => readonly Column[];
   /** Changes whenever `columns()` would change. */
   schemaVersion?: () => number;
-  partitionBy?: PartitionSpec | undefined;
+  /** The window this run exports, recorded with each commit. */
+  window?: Window | undefined;
   /** Start a new file after this many rows. Default 100,000. */
-  maxRowsPerFile?: number;
+  maxRowsPerFile?: number | undefined;
   /** Start a new file after this many bytes. Default 256 MiB. */
-  maxBytesPerFile?: number;
+  maxBytesPerFile?: number | undefined;
   /** Commit at least this often (bounds what a crash costs), ms. Default 5 minutes. */
-  commitIntervalMs?: number;
-  /** The state committed before this run (files and counters carry on). */
-  baseState: ExportState;
-  stats?: ExportStats;
+  commitIntervalMs?: number | undefined;
+  stats?: ExportStats | undefined;
   /**
-   * Skip rows this lake has already committed (by `id` and `generated_timestamp` against the base
-   * state's position). For a lake fed from a source that resumes from an older position than its own,
-   * as in a tee whose two lakes committed at different points.
+   * Skip rows the table already holds (by the stream's version). For a table fed by a source that
+   * resumes from an older point than its own, as in a tee whose two tables committed apart.
    */
-  skipCommitted?: boolean;
-  /** Write sideload rows (`include=users,...`) into tables of their own, with these columns. */
-  sideloadColumns?: (table: string) => readonly Column[];
+  skipDelivered?: boolean | undefined;
+  /** A row's id and version, for `skipDelivered`. Default: `id` and `generated_timestamp`. */
+  version?: ((row: TicketRow) => number | undefined) | undefined;
+  /** Tables for sideload rows, by name (opened once each). Without it, sideload rows are dropped. */
+  sideloads?: ((name: string) => Promise<SideloadTable>) | undefined;
 }
 
-interface Settings {
-  committer: Committer;
-  format: RowFormat;
-  table: string;
-  columns: () => readonly Column[];
-  partitionBy: PartitionSpec | undefined;
-  maxRowsPerFile: number;
-  maxBytesPerFile: number;
-  commitIntervalMs: number;
-  baseState: ExportState;
+/** What a sink has committed so far in this run. */
+export interface Committed {
+  rows: number;
+  files: number;
+  commits: number;
+  /** The table's version after the last commit (-1 before any). */
+  version: number;
 }
 
-interface OpenFile {
-  writer: RowFileWriter;
-  staged: string;
-  final: string;
+interface Open {
+  file: DataFile;
   schemaVersion: number;
+  target: LakeTable;
 }
 
 /**
- * The lake sink: rows into files, files into the lake, exactly once. Rows go to an open file per
- * partition, in staging. When a checkpoint arrives and a file is full (or the commit interval has
- * passed), every open file is finished and committed together with that checkpoint's position, in
- * one atomic step (see `Committer`). At the end, the last checkpoint is committed. On an error,
- * open files are deleted: nothing half-written is ever visible.
+ * The lake sink: rows into a table's files, files into the table, exactly once. Rows go to an open
+ * file per partition. When a checkpoint arrives and a file is full (or the commit interval has
+ * passed), every open file is finished and committed, with what of the stream the checkpoints
+ * since the last commit cover, in one table commit (sideload tables commit just before). At the
+ * end the last checkpoint is committed. On an error, uncommitted files are dropped: nothing
+ * half-written is ever part of the table.
  *
  * Emits 'commit' with the `Checkpoint` once it is durable.
  */
 export class LakeSink extends Writable {
-  readonly #o: Settings;
+  readonly #table: LakeTable;
+  readonly #columns: () => readonly Column[];
   readonly #schemaVersion: () => number;
+  readonly #window: Window | undefined;
+  readonly #maxRows: number;
+  readonly #maxBytes: number;
+  readonly #interval: number;
   readonly #stats: ExportStats;
-  readonly #runId: string;
-  #state: ExportState;
-  #open = new Map<string, OpenFile>();
-  #closed: StagedFile[] = [];
-  #seq = 0;
+  readonly #skip: boolean;
+  readonly #version: (row: TicketRow) => number | undefined;
+  readonly #sideloadsOf: ((name: string) => Promise<SideloadTable>) | undefined;
+  readonly #sideloads = new Map<string, Promise<SideloadTable>>();
+  #open = new Map<string, Open>();
+  #closed: { target: LakeTable; file: DataFile }[] = [];
+  /** Per range (by where it starts): the position of its last checkpoint. */
+  #progress = new Map<string, ExportPosition>();
+  /** Per range: what the table holds of it. */
+  #committedTo = new Map<string, Frontier>();
   #pending: Checkpoint | undefined;
   #rowsSinceCheckpoint = 0;
   #lastCommit = Date.now();
-  readonly #skip: { watermark: number; boundary: Set<number> } | undefined;
-  readonly #sideloadColumns: ((table: string) => readonly Column[]) | undefined;
+  #committed: Committed;
 
   constructor(opts: LakeSinkOptions) {
     super({ objectMode: true, highWaterMark: 16 });
     const maxRows = opts.maxRowsPerFile ?? 100_000;
     if (!Number.isInteger(maxRows) || maxRows < 1) throw invalidOption('maxRowsPerFile', 'a whole number >= 1', opts.maxRowsPerFile);
-    this.#o = {
-      committer: opts.committer,
-      format: opts.format,
-      table: opts.table ?? 'tickets',
-      columns: opts.columns,
-      partitionBy: opts.partitionBy,
-      maxRowsPerFile: maxRows,
-      maxBytesPerFile: opts.maxBytesPerFile ?? 256 * 1024 * 1024,
-      commitIntervalMs: opts.commitIntervalMs ?? 5 * 60_000,
-      baseState: opts.baseState,
-    };
+    this.#table = opts.table;
+    this.#columns = opts.columns;
     this.#schemaVersion = opts.schemaVersion ?? (() => 0);
+    this.#window = opts.window;
+    this.#maxRows = maxRows;
+    this.#maxBytes = opts.maxBytesPerFile ?? 256 * 1024 * 1024;
+    this.#interval = opts.commitIntervalMs ?? 5 * 60_000;
     this.#stats = opts.stats ?? new ExportStats();
-    this.#state = opts.baseState;
-    this.#sideloadColumns = opts.sideloadColumns;
-    this.#skip = opts.skipCommitted ? { watermark: opts.baseState.position.watermark, boundary: new Set(opts.baseState.position.boundary) } : undefined;
-    this.#runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+    this.#skip = opts.skipDelivered ?? false;
+    this.#version = opts.version ?? ((row) => (typeof row.generated_timestamp === 'number' ? row.generated_timestamp : undefined));
+    this.#sideloadsOf = opts.sideloads;
+    this.#committed = { rows: 0, files: 0, commits: 0, version: opts.table.version };
   }
 
-  /** The state as last committed. */
-  get state(): ExportState {
-    return this.#state;
+  /** What this sink has committed so far. */
+  get committed(): Readonly<Committed> {
+    return this.#committed;
   }
 
   override _write(item: Item<TicketRow>, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -117,92 +122,109 @@ export class LakeSink extends Writable {
 
   async #handle(item: Item<TicketRow>): Promise<void> {
     if (isSideload(item)) {
-      const columnsOf = this.#sideloadColumns;
-      if (!columnsOf) return;
-      const file = await this.#open_(`@${item.table}`, item.table, '', 0, () => columnsOf(item.table));
+      if (!this.#sideloadsOf) return;
+      const side = await this.#sideload(item.table);
+      const file = await this.#file(`@${item.table}`, side.table, undefined, 0, side.columns);
       await this.#write(file, item.record as TicketRow);
       return;
     }
     if (isCheckpoint(item)) {
       this.#pending = item;
+      this.#progress.set(key(item.position.from), item.position);
       this.#rowsSinceCheckpoint = 0;
       if (this.#shouldCommit()) await this.#commit(item);
       return;
     }
-    const skip = this.#skip;
-    if (skip && typeof item.generated_timestamp === 'number' && typeof item.id === 'number') {
-      const g = item.generated_timestamp;
-      if (g < skip.watermark || (g === skip.watermark && skip.boundary.has(item.id))) {
+    if (this.#skip && typeof item.id === 'number') {
+      const g = this.#version(item);
+      if (g !== undefined && this.#table.ledger().delivered(item.id, g)) {
         this.#stats.duplicatesSkipped++;
         return;
       }
     }
-    const part = this.#o.partitionBy ? partitionPath(this.#o.partitionBy, item) : '';
-    const file = await this.#open_(part, this.#o.table, part, this.#schemaVersion(), this.#o.columns);
+    const part = this.#table.partition ? partitionValue(this.#table.partition, item) : undefined;
+    const file = await this.#file(part ?? '', this.#table, part, this.#schemaVersion(), this.#columns);
     await this.#write(file, item);
   }
 
-  async #write(file: OpenFile, row: TicketRow): Promise<void> {
+  #sideload(name: string): Promise<SideloadTable> {
+    let s = this.#sideloads.get(name);
+    if (!s) {
+      s = this.#sideloadsOf!(name);
+      this.#sideloads.set(name, s);
+    }
+    return s;
+  }
+
+  async #write(open: Open, row: TicketRow): Promise<void> {
     try {
-      await file.writer.write(row);
+      await open.file.write(row);
     } catch (err) {
-      throw writeError(file.staged, err);
+      throw writeError(open.file.pending.where, err);
     }
     this.#rowsSinceCheckpoint++;
   }
 
   #shouldCommit(): boolean {
-    if (Date.now() - this.#lastCommit >= this.#o.commitIntervalMs) return true;
+    if (Date.now() - this.#lastCommit >= this.#interval) return true;
     if (this.#closed.length > 0) return true;
-    for (const f of this.#open.values()) {
-      if (f.writer.rows >= this.#o.maxRowsPerFile || f.writer.bytes >= this.#o.maxBytesPerFile) return true;
+    for (const o of this.#open.values()) {
+      if (o.file.rows >= this.#maxRows || o.file.bytes >= this.#maxBytes) return true;
     }
     return false;
   }
 
   /** The open file for a key (a partition, or a sideload table), opened with `columns` if needed. */
-  async #open_(key: string, table: string, part: string, version: number, columns: () => readonly Column[]): Promise<OpenFile> {
-    const current = this.#open.get(key);
+  async #file(k: string, target: LakeTable, part: string | null | undefined, version: number, columns: () => readonly Column[]): Promise<Open> {
+    const current = this.#open.get(k);
     if (current && current.schemaVersion === version) return current;
     if (current) {
       // The schema widened (a custom field appeared): finish this file, the next one has the column.
-      await current.writer.close();
-      this.#closed.push({ staged: current.staged, final: current.final, rows: current.writer.rows, bytes: current.writer.bytes });
+      await current.file.finish();
+      this.#closed.push({ target: current.target, file: current.file });
     }
-    const name = `part-${this.#runId}-${String(this.#seq++).padStart(5, '0')}.${this.#o.format.extension}`;
-    const staged = this.#o.committer.stagingPath(name);
-    const final = [table, part, name].filter(Boolean).join('/');
-    this.#o.committer.finalPath(final); // refuses paths that leave the lake
-    const writer = await this.#o.format.open(staged, columns());
-    const file = { writer, staged, final, schemaVersion: version };
-    this.#open.set(key, file);
-    return file;
+    const file = await target.newFile(part, target.schemaFor(columns()));
+    const open = { file, schemaVersion: version, target };
+    this.#open.set(k, open);
+    return open;
   }
 
   async #commit(cp: Checkpoint): Promise<void> {
-    const files: StagedFile[] = this.#closed;
+    const files = this.#closed;
     this.#closed = [];
-    for (const f of this.#open.values()) {
-      await f.writer.close();
-      files.push({ staged: f.staged, final: f.final, rows: f.writer.rows, bytes: f.writer.bytes });
+    for (const o of this.#open.values()) {
+      await o.file.finish();
+      files.push({ target: o.target, file: o.file });
     }
     this.#open.clear();
-    const rows = files.reduce((n, f) => n + f.rows, 0);
-    const next: ExportState = {
-      version: STATE_VERSION,
-      stream: cp.stream,
-      window: this.#state.window,
-      position: cp.position,
-      files: [...this.#state.files, ...files.map((f) => f.final)],
-      counters: {
-        rows: this.#state.counters.rows + rows,
-        commits: this.#state.counters.commits + 1,
-        rejects: this.#stats.rejects + this.#o.baseState.counters.rejects,
-      },
-      updatedAt: new Date().toISOString(),
-    };
-    await this.#o.committer.commit(files, next);
-    this.#state = next;
+    // Sideload tables first: their rows are snapshots (read latest per id); the stream's commit,
+    // which says what was delivered, comes last.
+    const byTable = new Map<LakeTable, DataFile[]>();
+    for (const f of files) byTable.set(f.target, [...(byTable.get(f.target) ?? []), f.file]);
+    for (const [t, adds] of byTable) if (t !== this.#table) await t.commit({ operation: 'WRITE', adds, window: this.#window });
+    const segments: Segment[] = [];
+    for (const [k, pos] of this.#progress) {
+      const seg: Segment = { from: this.#committedTo.get(k) ?? pos.from, to: pos.reached, cursor: pos.cursor };
+      if (isEmpty(seg)) continue;
+      if (!this.#skip) {
+        segments.push(seg);
+        continue;
+      }
+      // Rows the table held were skipped: commit only the parts of the segment it lacked.
+      for (const gap of this.#table.ledger().gapsBetween(seg.from, seg.to)) {
+        const to = gap.to ?? seg.to;
+        segments.push({ from: gap.from, to, cursor: compare(to, seg.to) === 0 ? seg.cursor : undefined });
+      }
+    }
+    const adds = byTable.get(this.#table) ?? [];
+    if (adds.length > 0 || segments.length > 0) {
+      this.#committed.version = await this.#table.commit({ operation: 'WRITE', adds, segments, window: this.#window });
+      this.#committed.commits++;
+    }
+    for (const [k, pos] of this.#progress) this.#committedTo.set(k, pos.reached);
+    const rows = files.reduce((n, f) => n + f.file.rows, 0);
+    this.#committed.rows += rows;
+    this.#committed.files += files.length;
     this.#pending = undefined;
     this.#lastCommit = Date.now();
     this.#stats.rowsWritten += rows;
@@ -215,7 +237,7 @@ export class LakeSink extends Writable {
     const run = async (): Promise<void> => {
       if (this.#rowsSinceCheckpoint > 0) {
         // Rows after the last checkpoint have no position to commit with. The files since the last
-        // commit mix them with earlier rows, so none is committed: the previous state stands, and
+        // commit mix them with earlier rows, so none is committed: the table stays as it was, and
         // the next run fetches those pages again.
         await this.#abortAll();
         return;
@@ -225,11 +247,11 @@ export class LakeSink extends Writable {
     run().then(() => callback(), callback);
   }
 
-  /** Delete every file not yet committed. */
+  /** Drop every file not yet committed. */
   async #abortAll(): Promise<void> {
-    for (const f of this.#open.values()) await f.writer.abort().catch(() => undefined);
+    for (const o of this.#open.values()) await o.file.abort().catch(() => undefined);
     this.#open.clear();
-    for (const f of this.#closed) await rm(f.staged, { force: true }).catch(() => undefined);
+    for (const f of this.#closed) await f.file.abort().catch(() => undefined);
     this.#closed = [];
   }
 
@@ -239,4 +261,8 @@ export class LakeSink extends Writable {
       () => callback(err),
     );
   }
+}
+
+function key(f: Frontier): string {
+  return `${f.at}:${f.ids.join(',')}`;
 }

@@ -23,17 +23,31 @@ export function parsePartitionSpec(text: string): PartitionSpec {
   return { field, granularity: m[2] as Granularity };
 }
 
+/** The partition column a spec makes (`updated_at_month`): a string column, in the path only. */
+export function partitionColumn(spec: PartitionSpec): string {
+  return `${spec.field}_${spec.granularity}`;
+}
+
 /**
- * The partition folder for a row. Values come from a parsed timestamp, so they are digits and dashes
- * only: a partition path cannot leave the output folder, whatever the ticket holds.
+ * A row's partition value (`2024-05`), or null when its field is empty. Values come from a parsed
+ * timestamp, so they are digits and dashes only: a partition path cannot leave the output folder,
+ * whatever the ticket holds.
  */
-export function partitionPath(spec: PartitionSpec, row: Record<string, RowValue>): string {
+export function partitionValue(spec: PartitionSpec, row: Record<string, RowValue>): string | null {
   const v = row[spec.field];
-  const name = `${spec.field}_${spec.granularity}`;
-  if (typeof v !== 'string') return `${name}=${DEFAULT_PARTITION}`;
+  if (typeof v !== 'string') return null;
   const ms = Date.parse(v);
-  if (Number.isNaN(ms)) return `${name}=${DEFAULT_PARTITION}`;
+  if (Number.isNaN(ms)) return null;
   const iso = new Date(ms).toISOString();
-  const value = spec.granularity === 'year' ? iso.slice(0, 4) : spec.granularity === 'month' ? iso.slice(0, 7) : iso.slice(0, 10);
-  return `${name}=${value}`;
+  return spec.granularity === 'year' ? iso.slice(0, 4) : spec.granularity === 'month' ? iso.slice(0, 7) : iso.slice(0, 10);
+}
+
+/** The Hive folder of a partition value (`updated_at_month=2024-05`). */
+export function partitionFolder(spec: PartitionSpec, value: string | null): string {
+  return `${partitionColumn(spec)}=${value ?? DEFAULT_PARTITION}`;
+}
+
+/** The partition folder for a row. */
+export function partitionPath(spec: PartitionSpec, row: Record<string, RowValue>): string {
+  return partitionFolder(spec, partitionValue(spec, row));
 }

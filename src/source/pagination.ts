@@ -1,24 +1,26 @@
+import { compare, contains, frontier, type ExportRange, type Frontier } from '../delivery.js';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 
 /**
- * The pure core of the incremental export: which request comes next, which ticket versions are new,
- * and when the export is done. No I/O. The stream shell (`ticket-source.ts`) feeds it pages.
+ * The pure core of the incremental export: which request comes next, which record versions of a
+ * page are delivered, and when a range is finished. No I/O; the stream shell (`ticket-source.ts`)
+ * feeds it pages. What counts as delivered is decided with the frontiers of `delivery.ts`.
  */
 
 export type PaginationMode = 'cursor' | 'time';
 
-/** Where an export stands. Saved in the state file after each committed checkpoint. */
+/** Where the export of one range stands. Carried by each checkpoint. */
 export interface ExportPosition {
   mode: PaginationMode;
   /** Cursor mode: the `after_cursor` of the last page read. Opaque: never built or parsed. */
   cursor?: string | undefined;
-  /** Time mode: the next `start_time`. Cursor mode: where the first request starts. */
-  startTime: number;
-  /** The largest `generated_timestamp` delivered so far (-1 before the first ticket). */
-  watermark: number;
-  /** Ids delivered with `generated_timestamp == watermark`: they come again on an inclusive restart. */
-  boundary: number[];
-  /** True once the end of the stream (or of the window) was reached. */
+  /** Where the range starts (exclusive): what was delivered before it. */
+  from: Frontier;
+  /** Where it ends (inclusive frontier); undefined: open-ended. */
+  to?: Frontier | undefined;
+  /** What has been delivered of it: every version up to this frontier. */
+  reached: Frontier;
+  /** True once the range is finished: its end was passed, or the end of the stream reached. */
   done: boolean;
 }
 
@@ -32,11 +34,11 @@ export interface PageMeta {
 
 export interface PaginatorOptions {
   mode: PaginationMode;
-  startTime: number;
-  /** Exclusive: versions with `generated_timestamp >= endTime` belong to the next window. */
-  endTime?: number | undefined;
+  range: ExportRange;
   /** What to do when time-based pagination would ask for the same start_time forever. */
   onStuck?: 'cursor' | 'error';
+  /** Clock, Unix seconds (a window end far enough in the past is closed at the end of the stream). */
+  now?: () => number;
 }
 
 export interface PageRequest {
@@ -47,38 +49,52 @@ export interface PageRequest {
 
 export type PageOutcome = 'next' | 'done' | 'switched-to-cursor';
 
-export function initialPosition(opts: PaginatorOptions): ExportPosition {
-  return { mode: opts.mode, startTime: opts.startTime, watermark: -1, boundary: [], done: false };
+/** Zendesk leaves out changes from the last minute; past two, a window end is safe to close. */
+const SETTLED_SECONDS = 120;
+
+/** The range left to export from a position (to resume it). */
+export function rangeFrom(pos: ExportPosition): ExportRange {
+  return { from: pos.reached, to: pos.to, cursor: pos.cursor };
 }
 
 export class Paginator {
-  readonly #endTime: number | undefined;
+  readonly #from: Frontier;
+  readonly #to: Frontier | undefined;
   readonly #onStuck: 'cursor' | 'error';
+  readonly #now: () => number;
   #mode: PaginationMode;
   #cursor: string | undefined;
+  /** Time mode: the next start_time (the previous page's end_time). */
   #startTime: number;
-  #watermark: number;
-  #boundary: Set<number>;
-  #done: boolean;
-  /** Versions delivered from the page in progress: a retry of that page skips them. */
+  #reachedAt: number;
+  #reachedIds: Set<number>;
+  #done = false;
+  /** The end of the range was passed: everything up to it was delivered. */
+  #closed = false;
+  /** What was delivered when the page in progress started: its retries skip what this holds. */
+  #pageStart: { at: number; ids: Set<number> };
+  /** Versions delivered from the page in progress (a retry of that page skips them). */
   #page = new Set<string>();
   #pageNew = 0;
   #pastWindow = false;
   #request: PageRequest | undefined;
 
-  constructor(opts: PaginatorOptions, from?: ExportPosition) {
-    const pos = from ?? initialPosition(opts);
-    this.#endTime = opts.endTime;
+  constructor(opts: PaginatorOptions) {
+    const r = opts.range;
+    this.#from = r.from;
+    this.#to = r.to;
     this.#onStuck = opts.onStuck ?? 'cursor';
-    this.#mode = pos.mode;
-    this.#cursor = pos.cursor;
-    this.#startTime = pos.startTime;
-    this.#watermark = pos.watermark;
-    this.#boundary = new Set(pos.boundary);
-    // An open-ended export is never finished for good: a saved `done` means "up to date then", and a
-    // new run looks for changes since. A bounded window that was finished stays finished.
-    this.#done = this.#endTime !== undefined && pos.done;
-    if (this.#endTime !== undefined && this.#startTime >= this.#endTime) this.#done = true;
+    this.#now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#mode = opts.mode;
+    this.#cursor = opts.mode === 'cursor' ? r.cursor : undefined;
+    this.#startTime = r.from.at;
+    this.#reachedAt = r.from.at;
+    this.#reachedIds = new Set(r.from.ids);
+    this.#pageStart = { at: this.#reachedAt, ids: new Set(this.#reachedIds) };
+    if (this.#to && !(compare(this.#from, this.#to) < 0)) {
+      this.#done = true; // an empty range
+      this.#closed = true;
+    }
   }
 
   get done(): boolean {
@@ -89,40 +105,57 @@ export class Paginator {
     return this.#mode;
   }
 
-  /** Where the export stands between pages. */
+  /** The largest version timestamp delivered so far (or where the range starts). */
+  get watermark(): number {
+    return this.#reachedAt;
+  }
+
+  /** What was delivered when the page in progress started (for the raw archive's page records). */
+  pageStart(): Frontier {
+    return frontier(this.#pageStart.at, this.#pageStart.ids);
+  }
+
+  /** Where the range stands between pages. */
   position(): ExportPosition {
-    const pos: ExportPosition = { mode: this.#mode, startTime: this.#startTime, watermark: this.#watermark, boundary: [...this.#boundary], done: this.#done };
-    if (this.#cursor !== undefined) pos.cursor = this.#cursor;
+    const reached = this.#closed && this.#to ? this.#to : frontier(this.#reachedAt, this.#reachedIds);
+    const pos: ExportPosition = { mode: this.#mode, from: this.#from, reached, done: this.#done };
+    if (this.#to) pos.to = this.#to;
+    // A cursor past the range's end is no place to go on from: the next range starts at the end.
+    if (this.#cursor !== undefined && !this.#pastWindow) pos.cursor = this.#cursor;
     return pos;
   }
 
   /** The request for the next page. The same value is returned until the page completes (retries). */
   nextRequest(): PageRequest {
     if (this.#request) return this.#request;
+    this.#pageStart = { at: this.#reachedAt, ids: new Set(this.#reachedIds) };
     if (this.#mode === 'cursor' && this.#cursor !== undefined) this.#request = { endpoint: 'cursor', cursor: this.#cursor };
     else this.#request = { endpoint: this.#mode, startTime: this.#startTime };
     return this.#request;
   }
 
   /**
-   * Decide whether a ticket version from the current page is delivered. Skips versions already
-   * delivered (page boundaries, retries of a page, inclusive restarts) and versions past the window.
+   * Decide whether a version from the current page is delivered. It is not when it lies before the
+   * range, was delivered by an earlier page (an inclusive start_time brings the boundary again) or
+   * by an earlier attempt at this page (a retry), or lies past the range's end.
    */
-  accept(id: number, generatedTimestamp: number): boolean {
-    if (this.#endTime !== undefined && generatedTimestamp >= this.#endTime) {
+  accept(id: number, g: number): boolean {
+    if (this.#to && !contains(this.#to, id, g)) {
       this.#pastWindow = true;
       return false;
     }
-    if (generatedTimestamp === this.#watermark && this.#boundary.has(id)) return false;
-    const key = `${id}:${generatedTimestamp}`;
+    if (contains(this.#from, id, g)) return false;
+    // The boundary as it was when this page started: an inclusive start_time brings it again, and
+    // so does every retry of this page, however far a failed attempt had gone.
+    if (g === this.#pageStart.at && this.#pageStart.ids.has(id)) return false;
+    const key = `${id}:${g}`;
     if (this.#page.has(key)) return false;
     this.#page.add(key);
     this.#pageNew++;
-    if (generatedTimestamp > this.#watermark) {
-      this.#watermark = generatedTimestamp;
-      this.#boundary.clear();
-    }
-    if (generatedTimestamp === this.#watermark) this.#boundary.add(id);
+    if (g > this.#reachedAt) {
+      this.#reachedAt = g;
+      this.#reachedIds = new Set([id]);
+    } else if (g === this.#reachedAt) this.#reachedIds.add(id);
     return true;
   }
 
@@ -144,7 +177,7 @@ export class Paginator {
         this.#cursor = meta.after_cursor;
       }
       this.#mode = 'cursor';
-      if (this.#watermark >= 0) this.#startTime = Math.max(this.#startTime, this.#watermark);
+      this.#startTime = Math.max(this.#startTime, this.#reachedAt);
       return this.#finish(endOfStream);
     }
     const endTime = meta.end_time;
@@ -159,8 +192,8 @@ export class Paginator {
       if (this.#onStuck === 'error') {
         throw new ZendeskEtlError(ErrorCodes.PAGINATION_LOOP, `loop detected in pagination: more tickets share generated_timestamp ${start} than a page holds, and Zendesk keeps answering end_time=${endTime}. Use --pagination cursor, which has no such limit.`);
       }
-      // Finish by another route: the cursor endpoint from this timestamp. The boundary set skips what
-      // was already delivered at this timestamp.
+      // Finish by another route: the cursor endpoint from this timestamp. What was already delivered
+      // at this timestamp is skipped (the next page starts from the frontier reached).
       this.#mode = 'cursor';
       this.#cursor = undefined;
       return 'switched-to-cursor';
@@ -179,13 +212,20 @@ export class Paginator {
   /** Cursor mode: the cursor was refused. Fall back to start_time at the last delivered timestamp. */
   cursorRejected(): void {
     this.#request = undefined;
+    this.#page.clear();
+    this.#pageNew = 0;
     this.#cursor = undefined;
-    if (this.#watermark >= 0) this.#startTime = this.#watermark;
+    this.#startTime = this.#reachedAt;
   }
 
   #finish(endOfStream: boolean): PageOutcome {
-    if (endOfStream || this.#pastWindow || (this.#endTime !== undefined && this.#mode === 'time' && this.#startTime >= this.#endTime)) {
+    const to = this.#to;
+    const passed = this.#pastWindow || (to !== undefined && this.#mode === 'time' && (this.#startTime > to.at || (this.#startTime === to.at && to.ids.length === 0)));
+    if (passed || endOfStream) {
       this.#done = true;
+      // A window's end is closed once passed, or at the end of the stream when it lies far enough
+      // in the past that no new version can appear before it.
+      this.#closed = to !== undefined && (passed || to.at <= this.#now() - SETTLED_SECONDS);
       return 'done';
     }
     return 'next';

@@ -3,26 +3,48 @@ import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
+import type { Frontier } from '../delivery.js';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import { fsyncDir, fsyncFile, writeFileAtomic } from '../state/atomic.js';
 
 /**
- * The raw archive (a bronze layer): each page's bytes, gzipped as they stream by, one file per page.
- * Memory stays bounded: bytes go through gzip to disk chunk by chunk. A page is kept only once it was
- * read completely; a failed attempt's file is deleted.
+ * The raw archive (a bronze layer): each page's bytes, gzipped as they stream by, one file per page,
+ * and beside it a record of what the export delivered from that page. Memory stays bounded: bytes
+ * go through gzip to disk chunk by chunk. A page is kept only once it was read completely and its
+ * position taken; a failed attempt's file is deleted.
  *
- * Files: `<dir>/<stream>/page-<watermark before the page, 12 digits>-<run>-<seq>.json.gz`. Sorted by
- * name they are in stream order; a page fetched again after a crash appears twice, and replay skips
- * what it has already delivered (see `ReplaySource`).
+ * Files: `<dir>/<stream>/page-<g at the page's start, 12 digits>-<run>-<seq>.json.gz`, and
+ * `....meta.json` holding the page's `RawPageRecord`. Sorted by name, pages are in stream order;
+ * replay takes from each page exactly what the export delivered from it (see `ReplaySource`),
+ * so an archive holding several windows, or pages fetched twice around a crash, replays each
+ * version once.
  */
+
+/** What the export delivered from one page: the versions past `from`, up to `to`, within `range`. */
+export interface RawPageRecord {
+  version: 1;
+  stream: string;
+  /** Delivered before the page. */
+  from: Frontier;
+  /** Delivered once the page was read. */
+  to: Frontier;
+  /** The range the run was exporting (versions past its end were not delivered). */
+  range: { from: Frontier; to?: Frontier | undefined };
+  /** When the page was fetched (ms). */
+  fetchedAt: number;
+}
+
+export const PAGE_FILE = /^page-\d{12}-[a-z0-9]+-\d{6}\.json\.gz$/;
+
 export class RawArchive {
   readonly dir: string;
+  readonly stream: string;
   readonly #run = Date.now().toString(36);
   #seq = 0;
-  #current: { tmp: string; final: string; gzip: Gzip; file: WriteStream; done: Promise<void> } | undefined;
 
   constructor(dir: string, stream = 'tickets') {
     this.dir = join(dir, stream);
+    this.stream = stream;
   }
 
   async init(): Promise<void> {
@@ -36,53 +58,74 @@ export class RawArchive {
     await writeFileAtomic(join(this.dir, 'ticket_fields.json'), JSON.stringify(fields), 0o644);
   }
 
-  /** A new attempt at a page starts: bytes follow. */
-  begin(watermark: number): void {
-    this.#drop();
-    const name = `page-${String(Math.max(0, watermark)).padStart(12, '0')}-${this.#run}-${String(this.#seq++).padStart(6, '0')}.json.gz`;
-    const final = join(this.dir, name);
-    const tmp = `${final}.partial`;
-    const gzip = createGzip({ level: 6 });
-    const file = createWriteStream(tmp, { mode: 0o644 });
-    const done = pipeline(gzip, file);
-    done.catch(() => undefined);
-    this.#current = { tmp, final, gzip, file, done };
+  /** A new attempt at a page starts at `from`: bytes follow. */
+  begin(from: number): RawPage {
+    const name = `page-${String(Math.max(0, from)).padStart(12, '0')}-${this.#run}-${String(this.#seq++).padStart(6, '0')}.json.gz`;
+    return new RawPage(this.dir, name, this.stream);
+  }
+}
+
+/** One attempt at a page: its bytes, then (if it was read completely) its record. */
+export class RawPage {
+  readonly final: string;
+  readonly #dir: string;
+  readonly #tmp: string;
+  readonly #stream: string;
+  readonly #gzip: Gzip;
+  readonly #file: WriteStream;
+  readonly #done: Promise<void>;
+  #ended = false;
+
+  constructor(dir: string, name: string, stream: string) {
+    this.#dir = dir;
+    this.#stream = stream;
+    this.final = join(dir, name);
+    this.#tmp = `${this.final}.partial`;
+    this.#gzip = createGzip({ level: 6 });
+    this.#file = createWriteStream(this.#tmp, { mode: 0o644 });
+    this.#done = pipeline(this.#gzip, this.#file);
+    this.#done.catch(() => undefined);
   }
 
-  /** Bytes of the page in progress. Waits when the disk is slower than the network. */
+  /** Bytes of the page. Waits when the disk is slower than the network. */
   async write(chunk: Buffer): Promise<void> {
-    const c = this.#current;
-    if (!c) return;
-    if (!c.gzip.write(chunk)) await new Promise<void>((resolve) => c.gzip.once('drain', resolve));
+    if (!this.#gzip.write(chunk)) await new Promise<void>((resolve) => this.#gzip.once('drain', resolve));
   }
 
-  /** The page was read completely: keep it. */
-  async complete(): Promise<void> {
-    const c = this.#current;
-    if (!c) return;
-    this.#current = undefined;
-    c.gzip.end();
+  /** The page was read completely: flush its bytes (still invisible). */
+  async end(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#gzip.end();
     try {
-      await c.done;
-      await fsyncFile(c.tmp);
-      await rename(c.tmp, c.final);
-      await fsyncDir(this.dir);
+      await this.#done;
+      await fsyncFile(this.#tmp);
     } catch (err) {
-      throw new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot write the raw archive file ${c.final}: ${(err as Error).message}`, { path: c.final }, { cause: err });
+      throw archiveError(this.final, err);
+    }
+  }
+
+  /** The export took its position from the page: keep the page and its record. */
+  async publish(record: Omit<RawPageRecord, 'version' | 'stream' | 'fetchedAt'>): Promise<void> {
+    await this.end();
+    const full: RawPageRecord = { version: 1, stream: this.#stream, ...record, fetchedAt: Date.now() };
+    try {
+      await rename(this.#tmp, this.final);
+      await writeFileAtomic(this.final.replace(/\.json\.gz$/, '.meta.json'), JSON.stringify(full), 0o644);
+      await fsyncDir(this.#dir);
+    } catch (err) {
+      throw archiveError(this.final, err);
     }
   }
 
   /** The attempt failed: forget its bytes. */
   abort(): void {
-    this.#drop();
+    this.#gzip.destroy();
+    this.#file.destroy();
+    void rm(this.#tmp, { force: true });
   }
+}
 
-  #drop(): void {
-    const c = this.#current;
-    if (!c) return;
-    this.#current = undefined;
-    c.gzip.destroy();
-    c.file.destroy();
-    void rm(c.tmp, { force: true });
-  }
+function archiveError(path: string, err: unknown): ZendeskEtlError {
+  return new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot write the raw archive file ${path}: ${(err as Error).message}`, { path }, { cause: err });
 }

@@ -7,8 +7,9 @@ import { ExportStats } from '../stats.js';
 import { ZendeskHttp, type HttpTimeouts } from './http-client.js';
 import { PullSource } from './pull-source.js';
 import { createPageParser, type PageEvent, type ParserKind } from './page-parser.js';
-import { Paginator, type ExportPosition, type PageMeta, type PageRequest, type PaginationMode } from './pagination.js';
-import type { RawArchive } from './raw-archive.js';
+import { Paginator, rangeFrom, type ExportPosition, type PageMeta, type PageRequest, type PaginationMode } from './pagination.js';
+import type { RawArchive, RawPage } from './raw-archive.js';
+import { frontier, type ExportRange } from '../delivery.js';
 import { streamSpec, type StreamName, type StreamSpec } from '../streams.js';
 
 /** A ticket as Zendesk sends it. Only `id` and `generated_timestamp` are relied on. */
@@ -26,11 +27,16 @@ export interface TicketSourceOptions {
   credentials: Credentials;
   /** Default 'cursor' (Zendesk's recommendation); 'time' is the seed's endpoint. */
   pagination?: PaginationMode;
-  /** Unix seconds. Ignored when `position` is given (resume). Default 0. */
+  /**
+   * The ranges to export, in order (from `LakeTable.plan()`: what a table still lacks). When given,
+   * `startTime`, `endTime` and `position` are ignored.
+   */
+  ranges?: readonly ExportRange[];
+  /** Unix seconds. Ignored when `position` or `ranges` is given. Default 0. */
   startTime?: number;
   /** Unix seconds, exclusive: stop before versions generated at or after it. */
   endTime?: number;
-  /** Resume from a saved position instead of `startTime`. */
+  /** Resume from a saved position (a checkpoint's) instead of `startTime`. */
   position?: ExportPosition;
   /** 1 to 1000. Default 1000. */
   perPage?: number;
@@ -73,11 +79,16 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
   readonly #opts: TicketSourceOptions;
   readonly #http: ZendeskHttp;
   readonly #limiter: Bottleneck | undefined;
-  readonly #paginator: Paginator;
+  readonly #ranges: ExportRange[];
+  readonly #mode: PaginationMode;
+  readonly #onStuck: 'cursor' | 'error';
+  #paginator: Paginator;
+  #rangeIndex = 0;
   readonly #perPage: number;
   readonly #spec: StreamSpec;
   readonly #abort = new AbortController();
   #stopping = false;
+  #rawPage: RawPage | undefined;
 
   constructor(opts: TicketSourceOptions) {
     super(16);
@@ -98,8 +109,26 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
     // Space requests evenly, 1% wider than the limit, so a sliding window on Zendesk's side never
     // sees one request too many.
     this.#limiter = opts.limiter ?? (rate > 0 ? new Bottleneck({ maxConcurrent: 1, minTime: Math.ceil((60_000 / rate) * 1.01) }) : undefined);
-    const onStuck = spec.cursorPath ? (opts.onStuck ?? 'cursor') : 'error';
-    this.#paginator = new Paginator({ mode, startTime: opts.startTime ?? 0, endTime: opts.endTime, onStuck }, opts.position ? { ...opts.position, mode } : undefined);
+    this.#onStuck = spec.cursorPath ? (opts.onStuck ?? 'cursor') : 'error';
+    this.#mode = mode;
+    this.#ranges = opts.ranges
+      ? [...opts.ranges]
+      : opts.position
+        ? opts.position.done && opts.position.to !== undefined
+          ? []
+          : [rangeFrom(opts.position)]
+        : [{ from: frontier(opts.startTime ?? 0), to: opts.endTime === undefined ? undefined : frontier(opts.endTime) }];
+    if (this.#ranges.length === 0) this.#ranges.push({ from: opts.position?.reached ?? frontier(0), to: opts.position?.reached ?? frontier(0) });
+    this.#paginator = this.#paginatorFor(this.#ranges[0]!);
+  }
+
+  #paginatorFor(range: ExportRange): Paginator {
+    return new Paginator({ mode: this.#mode, range, onStuck: this.#onStuck, now: this.#opts.now });
+  }
+
+  /** True once every range is finished (the end of each, or the end of the stream). */
+  get complete(): boolean {
+    return this.#rangeIndex >= this.#ranges.length - 1 && this.#paginator.done;
   }
 
   /** Typed iteration: `for await (const item of source)` knows it is a row, a checkpoint or a sideload row. */
@@ -107,9 +136,14 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
     return super[Symbol.asyncIterator]() as AsyncIterableIterator<Item<ZendeskTicket>>;
   }
 
-  /** Where the source stands now (after the last page it read). */
+  /** Where the source stands now in the range it exports (after the last page it read). */
   position(): ExportPosition {
     return this.#paginator.position();
+  }
+
+  /** The ranges this source exports, in order. */
+  get ranges(): readonly ExportRange[] {
+    return this.#ranges;
   }
 
   /** Finish the page in progress, emit its checkpoint, then end. */
@@ -127,40 +161,48 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
   }
 
   protected override async produce(): Promise<void> {
-    const p = this.#paginator;
     const now = this.#opts.now ?? (() => Math.floor(Date.now() / 1000));
-    while (!p.done && !this.#stopping && !this.destroyed) {
-      const req = p.nextRequest();
-      if (req.endpoint === 'time' && req.startTime !== undefined && req.startTime > now() - 61) {
-        // Zendesk refuses a start_time less than a minute old (422): there is nothing new yet.
-        p.tooRecent();
-        break;
-      }
-      let outcome: 'next' | 'done' | 'switched-to-cursor';
-      try {
-        outcome = await this.#page(req);
-      } catch (err) {
-        if (err instanceof ZendeskEtlError && err.code === ErrorCodes.INVALID_CURSOR && req.endpoint === 'cursor' && req.cursor !== undefined) {
-          p.cursorRejected();
-          this.stats.notes.push(`the cursor was refused; resumed from start_time=${p.position().startTime} (the last delivered generated_timestamp)`);
-          continue;
-        }
-        if (err instanceof ZendeskEtlError && err.code === ErrorCodes.CLIENT_ERROR && err.status === 422 && req.endpoint === 'time') {
+    for (;;) {
+      const p = this.#paginator;
+      let pages = 0;
+      while (!p.done && !this.#stopping && !this.destroyed) {
+        const req = p.nextRequest();
+        if (req.endpoint === 'time' && req.startTime !== undefined && req.startTime > now() - 61) {
+          // Zendesk refuses a start_time less than a minute old (422): there is nothing new yet.
           p.tooRecent();
           break;
         }
-        throw err;
+        let outcome: 'next' | 'done' | 'switched-to-cursor';
+        try {
+          outcome = await this.#page(req);
+        } catch (err) {
+          this.#rawPage?.abort();
+          this.#rawPage = undefined;
+          if (err instanceof ZendeskEtlError && err.code === ErrorCodes.INVALID_CURSOR && req.endpoint === 'cursor' && req.cursor !== undefined) {
+            p.cursorRejected();
+            this.stats.notes.push(`the cursor was refused; resumed from start_time=${p.watermark} (the last delivered generated_timestamp)`);
+            continue;
+          }
+          if (err instanceof ZendeskEtlError && err.code === ErrorCodes.CLIENT_ERROR && err.status === 422 && req.endpoint === 'time') {
+            p.tooRecent();
+            break;
+          }
+          throw err;
+        }
+        pages++;
+        this.stats.pages++;
+        this.stats.watermark = Math.max(this.stats.watermark, p.watermark);
+        if (outcome === 'switched-to-cursor') {
+          this.stats.notes.push(`more tickets share generated_timestamp ${p.watermark} than a time-based page holds; finished through the cursor endpoint from there`);
+        }
+        await this.deliver(new Checkpoint(this.#spec.name, p.position(), this.stats.pages));
       }
-      this.stats.pages++;
-      this.stats.watermark = p.position().watermark;
-      if (outcome === 'switched-to-cursor') {
-        this.stats.notes.push(`more tickets share generated_timestamp ${p.position().startTime} than a time-based page holds; finished through the cursor endpoint from there`);
+      if (pages === 0 && p.done) {
+        // Nothing to fetch (the range is empty or the start is too recent): still say where it stands.
+        await this.deliver(new Checkpoint(this.#spec.name, p.position(), this.stats.pages));
       }
-      await this.deliver(new Checkpoint(this.#spec.name, p.position(), this.stats.pages));
-    }
-    if (p.done && this.stats.pages === 0) {
-      // Nothing to fetch (the window is empty or the start is too recent): still say where we stand.
-      await this.deliver(new Checkpoint(this.#spec.name, p.position(), 0));
+      if (!p.done || this.#stopping || this.destroyed || this.#rangeIndex >= this.#ranges.length - 1) return;
+      this.#paginator = this.#paginatorFor(this.#ranges[++this.#rangeIndex]!);
     }
   }
 
@@ -220,7 +262,16 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
       }
       throw err;
     });
-    return this.#paginator.completePage(meta, this.#perPage);
+    const p = this.#paginator;
+    const from = p.pageStart();
+    const outcome = p.completePage(meta, this.#perPage);
+    const raw = this.#rawPage;
+    this.#rawPage = undefined;
+    if (raw) {
+      const pos = p.position();
+      await raw.publish({ from, to: pos.reached, range: { from: pos.from, to: pos.to } });
+    }
+    return outcome;
   }
 
   async #attempt(url: string, attempt: number): Promise<PageMeta> {
@@ -235,8 +286,9 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
     const meta: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     let sawTickets = false;
     const p = this.#paginator;
-    const raw = this.#opts.raw;
-    raw?.begin(p.position().watermark);
+    this.#rawPage?.abort();
+    const raw = this.#opts.raw?.begin(p.pageStart().at);
+    this.#rawPage = raw;
     const includes = new Set(this.#opts.include ?? []);
     const key = this.#spec.key;
     const pending: PageEvent[] = [];
@@ -278,17 +330,15 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
       pending.length = 0;
     } catch (err) {
       res.body.destroy();
-      raw?.abort();
       if (err instanceof ZendeskEtlError) {
         throw new ZendeskEtlError(err.code, `${err.message} on ${res.url}`, { url: res.url, attempt, status: res.status, byteOffset: err.byteOffset }, { cause: err.cause ?? err });
       }
       throw this.#http.networkError(err, res.url);
     }
     if (!sawTickets) {
-      raw?.abort();
       throw new ZendeskEtlError(ErrorCodes.MALFORMED_PAGE, `malformed page: the envelope has no "${key}" array (keys: ${Object.keys(meta).join(', ') || 'none'}) on ${res.url}`, { url: res.url, attempt });
     }
-    await raw?.complete();
+    await raw?.end();
     return meta;
   }
 }

@@ -1,27 +1,23 @@
 import { readFile } from 'node:fs/promises';
+import { frontier } from '../delivery.js';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import type { ExportPosition } from '../source/pagination.js';
 import { writeFileAtomic } from './atomic.js';
 
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 
-/** What a state file holds. It never holds a credential. */
+/**
+ * Where an export to a byte stream (`--out -`, or a sink of your own) stands. A lake needs no state
+ * file: its table log says what it holds. This never holds a credential.
+ */
 export interface ExportState {
   version: number;
   stream: string;
-  /** The window this state belongs to (Unix seconds; `endTime` exclusive). */
-  window: { startTime: number; endTime?: number | undefined };
-  /** Where to resume: cursor or generated_timestamp, and what was delivered at the boundary. */
+  /** Where to resume: a checkpoint's position. */
   position: ExportPosition;
-  /** Files committed so far, relative to the output folder, in commit order. */
-  files: string[];
-  counters: { rows: number; commits: number; rejects: number };
+  /** Rows written so far. */
+  rows: number;
   updatedAt: string;
-}
-
-/** The state of an export that has committed nothing yet. */
-export function newExportState(stream: string, position: ExportPosition, window: ExportState['window'] = { startTime: position.startTime }): ExportState {
-  return { version: STATE_VERSION, stream, window, position, files: [], counters: { rows: 0, commits: 0, rejects: 0 }, updatedAt: new Date().toISOString() };
 }
 
 /** Reads and writes one state file: atomic (temp, fsync, rename), mode 0600, versioned. */
@@ -52,6 +48,15 @@ export class StateStore {
   }
 }
 
+interface StateV1 {
+  version: 1;
+  stream: string;
+  window: { startTime: number; endTime?: number };
+  position: { mode: 'cursor' | 'time'; cursor?: string; watermark: number; boundary: number[]; done: boolean };
+  counters?: { rows?: number };
+  updatedAt: string;
+}
+
 export function parseState(text: string, path: string): ExportState {
   let raw: unknown;
   try {
@@ -66,9 +71,21 @@ export function parseState(text: string, path: string): ExportState {
   if (s.version > STATE_VERSION) {
     throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the state file ${path} was written by a newer version of zendesk-stream-etl (state version ${s.version}, this one reads ${STATE_VERSION}); upgrade to resume`, { path, value: s.version });
   }
+  if (s.version === 1) return fromV1(raw as StateV1, path);
   const p = s.position;
-  if (!p || (p.mode !== 'cursor' && p.mode !== 'time') || typeof p.startTime !== 'number' || typeof p.watermark !== 'number' || !Array.isArray(p.boundary) || !Array.isArray(s.files) || !s.window || typeof s.stream !== 'string') {
-    throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the state file ${path} is corrupt: position, window, stream or files are missing or malformed`, { path });
+  if (!p || (p.mode !== 'cursor' && p.mode !== 'time') || !p.from || !p.reached || typeof p.reached.at !== 'number' || !Array.isArray(p.reached.ids) || typeof s.stream !== 'string') {
+    throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the state file ${path} is corrupt: position or stream is missing or malformed`, { path });
   }
   return s as ExportState;
+}
+
+function fromV1(s: StateV1, path: string): ExportState {
+  const p = s.position;
+  if (!p || !s.window || typeof p.watermark !== 'number' || !Array.isArray(p.boundary)) {
+    throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the state file ${path} is corrupt: position or window is missing or malformed`, { path });
+  }
+  const from = frontier(s.window.startTime);
+  const to = s.window.endTime === undefined ? undefined : frontier(s.window.endTime);
+  const reached = p.done && to ? to : p.watermark >= 0 ? frontier(p.watermark, p.boundary) : from;
+  return { version: STATE_VERSION, stream: s.stream, position: { mode: p.mode, cursor: p.cursor, from, to, reached, done: p.done }, rows: s.counters?.rows ?? 0, updatedAt: s.updatedAt };
 }

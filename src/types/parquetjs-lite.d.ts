@@ -18,6 +18,8 @@ declare module 'parquetjs-lite' {
     rowGroupSize?: number;
     pageSize?: number;
     useDataPageV2?: boolean;
+    /** Write the column and offset indexes (their offsets are wrong for repeated columns). */
+    pageIndex?: boolean;
   }
 
   export class ParquetWriter {

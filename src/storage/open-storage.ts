@@ -1,0 +1,14 @@
+import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { LocalStorage } from './local-storage.js';
+import type { Storage } from './storage.js';
+
+/**
+ * The storage behind an `--out`: a local folder (a path, or a `file://` URL). Any other scheme is
+ * refused, rather than written into a local folder named `ftp:`.
+ */
+export async function openStorage(out: string, option = 'out'): Promise<Storage> {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(out)?.[1]?.toLowerCase();
+  if (scheme === undefined) return new LocalStorage(out);
+  if (scheme === 'file') return new LocalStorage(new URL(out).pathname);
+  throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `${option} must be a folder or s3://BUCKET/PREFIX, got ${JSON.stringify(out)}: the scheme ${scheme}:// is not supported`, { option, value: out });
+}

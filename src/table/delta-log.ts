@@ -1,0 +1,270 @@
+import { randomUUID } from 'node:crypto';
+import type { Segment, Window } from '../delivery.js';
+import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import type { Column, ColumnType } from '../schema/ticket-schema.js';
+
+/**
+ * Delta Lake's transaction log, the parts this project writes and reads (protocol reader 1, writer 2).
+ * Pure: commits are built and a table's state is replayed from them here; storage does the I/O.
+ *
+ * A table version N is the file `_delta_log/%020d.json`: one JSON action per line. This project's own
+ * bookkeeping travels in `commitInfo.zendeskEtl` (free-form by the protocol, ignored by Delta readers):
+ * the segments of the stream each commit made durable, the run and the window.
+ */
+
+export const LOG_DIR = '_delta_log';
+
+export function commitKey(version: number): string {
+  return `${LOG_DIR}/${String(version).padStart(20, '0')}.json`;
+}
+
+/** The version of a commit file name, or undefined for anything else in the log folder. */
+export function versionOf(name: string): number | undefined {
+  const m = /(?:^|\/)(\d{20})\.json$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+export interface ProtocolAction {
+  minReaderVersion: number;
+  minWriterVersion: number;
+}
+
+export interface MetaDataAction {
+  id: string;
+  name?: string | null;
+  description?: string | null;
+  format: { provider: string; options: Record<string, string> };
+  schemaString: string;
+  partitionColumns: string[];
+  configuration: Record<string, string>;
+  createdTime?: number;
+}
+
+export interface AddAction {
+  path: string;
+  partitionValues: Record<string, string | null>;
+  size: number;
+  modificationTime: number;
+  dataChange: boolean;
+  stats?: string;
+}
+
+export interface RemoveAction {
+  path: string;
+  deletionTimestamp: number;
+  dataChange: boolean;
+  extendedFileMetadata?: boolean;
+  partitionValues?: Record<string, string | null>;
+  size?: number;
+}
+
+export interface TxnAction {
+  appId: string;
+  version: number;
+  lastUpdated?: number;
+}
+
+/** This project's part of `commitInfo`. */
+export interface ZendeskEtlCommit {
+  /** The run that made the commit (also in data file names). */
+  run: string;
+  stream: string;
+  /** The window the run was asked for. */
+  window?: Window | undefined;
+  /** Versions of the stream this commit made durable. */
+  segments?: Segment[];
+  /** Every segment before this commit is forgotten (`zendesk-etl state reset`). */
+  reset?: boolean;
+}
+
+export interface CommitInfoAction {
+  timestamp: number;
+  operation: string;
+  operationParameters?: Record<string, string>;
+  engineInfo?: string;
+  isBlindAppend?: boolean;
+  zendeskEtl?: ZendeskEtlCommit;
+}
+
+export type Action =
+  | { protocol: ProtocolAction }
+  | { metaData: MetaDataAction }
+  | { add: AddAction }
+  | { remove: RemoveAction }
+  | { txn: TxnAction }
+  | { commitInfo: CommitInfoAction };
+
+export const PROTOCOL: ProtocolAction = { minReaderVersion: 1, minWriterVersion: 2 };
+
+export function encodeCommit(actions: readonly Action[]): string {
+  return `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`;
+}
+
+export function decodeCommit(text: string, where: string): Action[] {
+  const out: Action[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '') continue;
+    try {
+      out.push(JSON.parse(line) as Action);
+    } catch (err) {
+      throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the table log file ${where} is corrupt at line ${i + 1}: ${(err as Error).message}`, { path: where }, { cause: err });
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ schema
+
+/** Delta's type names for this project's column types. */
+function deltaType(type: ColumnType): string | { type: 'array'; elementType: string; containsNull: boolean } {
+  switch (type) {
+    case 'int64':
+      return 'long';
+    case 'double':
+      return 'double';
+    case 'boolean':
+      return 'boolean';
+    case 'text':
+    case 'json':
+      return 'string';
+    case 'timestamp':
+      return 'timestamp';
+    case 'date':
+      return 'date';
+    case 'list<int64>':
+      return { type: 'array', elementType: 'long', containsNull: false };
+    case 'list<text>':
+      return { type: 'array', elementType: 'string', containsNull: false };
+  }
+}
+
+const TYPE_KEY = 'zendesk-etl.type';
+
+interface DeltaField {
+  name: string;
+  type: unknown;
+  nullable: boolean;
+  metadata: Record<string, string>;
+}
+
+/** A Delta schemaString for columns, plus partition columns (strings). */
+export function schemaString(columns: readonly Column[], partitionColumns: readonly string[]): string {
+  const fields: DeltaField[] = columns.map((c) => ({ name: c.name, type: deltaType(c.type), nullable: c.required !== true, metadata: { [TYPE_KEY]: c.type } }));
+  for (const p of partitionColumns) fields.push({ name: p, type: 'string', nullable: true, metadata: {} });
+  return JSON.stringify({ type: 'struct', fields });
+}
+
+/** The columns of a schemaString (partition columns left out). */
+export function columnsOf(meta: MetaDataAction): Column[] {
+  let parsed: { fields?: DeltaField[] };
+  try {
+    parsed = JSON.parse(meta.schemaString) as { fields?: DeltaField[] };
+  } catch (err) {
+    throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the table's schemaString is not JSON: ${(err as Error).message}`, {}, { cause: err });
+  }
+  const partitions = new Set(meta.partitionColumns);
+  const out: Column[] = [];
+  for (const f of parsed.fields ?? []) {
+    if (partitions.has(f.name)) continue;
+    const type = (f.metadata?.[TYPE_KEY] as ColumnType | undefined) ?? fromDeltaType(f.type);
+    out.push(f.nullable === false ? { name: f.name, type, required: true } : { name: f.name, type });
+  }
+  return out;
+}
+
+function fromDeltaType(t: unknown): ColumnType {
+  if (t === 'long' || t === 'integer' || t === 'short' || t === 'byte') return 'int64';
+  if (t === 'double' || t === 'float') return 'double';
+  if (t === 'boolean') return 'boolean';
+  if (t === 'timestamp' || t === 'timestamp_ntz') return 'timestamp';
+  if (t === 'date') return 'date';
+  if (typeof t === 'object' && t !== null && (t as { type?: unknown }).type === 'array') {
+    return (t as { elementType?: unknown }).elementType === 'long' ? 'list<int64>' : 'list<text>';
+  }
+  return 'text';
+}
+
+export function newMetaData(columns: readonly Column[], partitionColumns: readonly string[], configuration: Record<string, string>, provider: 'parquet' | 'json'): MetaDataAction {
+  return {
+    id: randomUUID(),
+    format: { provider, options: {} },
+    schemaString: schemaString(columns, partitionColumns),
+    partitionColumns: [...partitionColumns],
+    configuration,
+    createdTime: Date.now(),
+  };
+}
+
+// ------------------------------------------------------------------ snapshot
+
+/** A data file the table holds. */
+export interface TableFile {
+  path: string;
+  partitionValues: Record<string, string | null>;
+  size: number;
+  modificationTime: number;
+  stats?: string | undefined;
+}
+
+/** A table as of one version: what a reader of the log sees. */
+export interface Snapshot {
+  /** -1 before the first commit. */
+  version: number;
+  protocol?: ProtocolAction | undefined;
+  metaData?: MetaDataAction | undefined;
+  /** Data files the table holds, by path. */
+  files: Map<string, TableFile>;
+  /** Files removed from the table (by compaction or reset), by path, with when. */
+  removed: Map<string, number>;
+  txns: Map<string, number>;
+  /** Segments of the stream committed since the last reset. */
+  segments: Segment[];
+  /** Commits per run id (who wrote what). */
+  runs: Map<string, number>;
+  /** The last commitInfo of each version read in this replay, newest last (bounded). */
+  history: { version: number; commitInfo: CommitInfoAction | undefined }[];
+}
+
+export function emptySnapshot(): Snapshot {
+  return { version: -1, files: new Map(), removed: new Map(), txns: new Map(), segments: [], runs: new Map(), history: [] };
+}
+
+/** Apply one commit to a snapshot (in place). */
+export function applyCommit(s: Snapshot, version: number, actions: readonly Action[]): void {
+  if (version !== s.version + 1) {
+    throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the table log skips from version ${s.version} to ${version}`, { value: version });
+  }
+  let info: CommitInfoAction | undefined;
+  for (const a of actions) {
+    if ('protocol' in a) {
+      if (a.protocol.minReaderVersion > 1 || a.protocol.minWriterVersion > 2) {
+        throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the table asks for Delta reader ${a.protocol.minReaderVersion} and writer ${a.protocol.minWriterVersion}; zendesk-etl writes reader 1 and writer 2 tables only, so it will not write into this one`, { value: a.protocol });
+      }
+      s.protocol = a.protocol;
+    } else if ('metaData' in a) s.metaData = a.metaData;
+    else if ('add' in a) {
+      s.files.set(a.add.path, { path: a.add.path, partitionValues: a.add.partitionValues, size: a.add.size, modificationTime: a.add.modificationTime, stats: a.add.stats });
+      s.removed.delete(a.add.path);
+    } else if ('remove' in a) {
+      s.files.delete(a.remove.path);
+      s.removed.set(a.remove.path, a.remove.deletionTimestamp);
+    } else if ('txn' in a) s.txns.set(a.txn.appId, a.txn.version);
+    else if ('commitInfo' in a) info = a.commitInfo;
+  }
+  const z = info?.zendeskEtl;
+  if (z) {
+    if (z.reset) s.segments = [];
+    if (z.segments) s.segments.push(...z.segments);
+    s.runs.set(z.run, (s.runs.get(z.run) ?? 0) + 1);
+  }
+  s.version = version;
+  s.history.push({ version, commitInfo: info });
+  if (s.history.length > 64) s.history.shift();
+}
+
+/** The configuration key under which a setting is pinned in `metaData`. */
+export function settingKey(name: string): string {
+  return `zendesk-etl.${name}`;
+}

@@ -1,0 +1,60 @@
+import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import type { Storage } from '../storage/storage.js';
+import { joinKey } from '../storage/storage.js';
+import { LOG_DIR, applyCommit, commitKey, decodeCommit, emptySnapshot, encodeCommit, versionOf, type Action, type Snapshot } from './delta-log.js';
+
+/**
+ * A table's log in storage: read it into a snapshot, catch up with commits made since, and write
+ * the next version only if no other writer did (put-if-absent).
+ */
+export class TableLog {
+  readonly storage: Storage;
+  /** The table's folder, relative to the lake root (`tickets`). */
+  readonly table: string;
+  #snapshot: Snapshot = emptySnapshot();
+
+  constructor(storage: Storage, table: string) {
+    this.storage = storage;
+    this.table = table;
+  }
+
+  get snapshot(): Snapshot {
+    return this.#snapshot;
+  }
+
+  /** Read every commit after the snapshot's version. Returns how many were read. */
+  async refresh(): Promise<number> {
+    const s = this.#snapshot;
+    const prefix = `${joinKey(this.table, LOG_DIR)}/`;
+    const startAfter = s.version >= 0 ? joinKey(this.table, commitKey(s.version)) : undefined;
+    const versions: { version: number; key: string }[] = [];
+    for await (const obj of this.storage.list(prefix, startAfter === undefined ? {} : { startAfter })) {
+      const v = versionOf(obj.key);
+      if (v !== undefined && v > s.version) versions.push({ version: v, key: obj.key });
+    }
+    versions.sort((a, b) => a.version - b.version);
+    let read = 0;
+    for (const { version, key } of versions) {
+      if (version !== s.version + 1) {
+        throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the table log ${this.storage.url}/${prefix} has no version ${s.version + 1} before ${version}: it is incomplete`, { path: key });
+      }
+      const body = await this.storage.get(key);
+      if (!body) throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the table log file ${key} disappeared while being read`, { path: key });
+      applyCommit(s, version, decodeCommit(body.toString('utf8'), `${this.storage.url}/${key}`));
+      read++;
+    }
+    return read;
+  }
+
+  /**
+   * Write `actions` as the next version. False when another writer took that version first: the
+   * caller refreshes, checks again, and retries at the next one.
+   */
+  async tryCommit(actions: readonly Action[]): Promise<boolean> {
+    const version = this.#snapshot.version + 1;
+    const key = joinKey(this.table, commitKey(version));
+    const ok = await this.storage.putIfAbsent(key, encodeCommit(actions));
+    if (ok) applyCommit(this.#snapshot, version, actions);
+    return ok;
+  }
+}

@@ -1,0 +1,64 @@
+import { invalidOption } from '../errors.js';
+import { LocalStorage } from '../storage/local-storage.js';
+import type { Storage } from '../storage/storage.js';
+import { LOG_DIR } from './delta-log.js';
+import { LakeTable, isDataFilePath, runOfDataFile } from './lake-table.js';
+import { LEASE_DIR, readLeases } from './lease.js';
+
+export interface VacuumOptions {
+  /** The lake: a folder, or a storage. */
+  out: string | Storage;
+  /** The table. Default 'tickets'. */
+  table?: string;
+  /** Keep files no longer in the table for this long (readers of older versions may still read them). Default 168 (7 days). */
+  retentionHours?: number;
+  /** List what would go, delete nothing. */
+  dryRun?: boolean;
+}
+
+export interface VacuumResult {
+  /** Paths in the table deleted (or, with dryRun, that would be). */
+  deleted: string[];
+  bytes: number;
+  /** Unfinished multipart uploads aborted (object storage). */
+  abortedUploads: number;
+}
+
+/**
+ * Delete what the table no longer holds: files a compaction or reset removed, and orphans a crashed
+ * run left (uploaded or renamed, never committed), once older than the retention period, and never
+ * a file of a run whose lease is live. Delta readers never see either kind; a plain glob reader
+ * sees them until this runs. Unfinished multipart uploads older than the retention go too.
+ */
+export async function vacuumTable(opts: VacuumOptions): Promise<VacuumResult> {
+  const hours = opts.retentionHours ?? 168;
+  if (!(hours >= 0) || !Number.isFinite(hours)) throw invalidOption('retentionHours', 'a number of hours >= 0', opts.retentionHours);
+  const storage: Storage = typeof opts.out === 'string' ? new LocalStorage(opts.out) : opts.out;
+  const name = opts.table ?? 'tickets';
+  const table = await LakeTable.open({ storage, name });
+  const result: VacuumResult = { deleted: [], bytes: 0, abortedUploads: 0 };
+  try {
+    await table.begin('vacuum');
+    const live = new Set((await readLeases(storage, name)).filter((l) => l.live).map((l) => l.record.run));
+    await table.refresh();
+    const s = table.snapshot;
+    const retentionMs = hours * 3_600_000;
+    const cutoff = Date.now() - retentionMs;
+    for await (const obj of storage.list(`${name}/`)) {
+      const rel = obj.key.slice(name.length + 1);
+      if (rel.startsWith(`${LOG_DIR}/`) || rel.startsWith(`${LEASE_DIR.split('/')[0]}/`) || !isDataFilePath(rel)) continue;
+      if (s.files.has(rel)) continue;
+      const run = runOfDataFile(rel);
+      if (run !== undefined && live.has(run)) continue;
+      const since = s.removed.get(rel) ?? obj.modified;
+      if (since > cutoff) continue;
+      if (!opts.dryRun) await storage.delete(obj.key);
+      result.deleted.push(rel);
+      result.bytes += obj.size;
+    }
+    if (!opts.dryRun && storage.abortStaleUploads) result.abortedUploads = await storage.abortStaleUploads(`${name}/`, retentionMs);
+    return result;
+  } finally {
+    await table.close();
+  }
+}

@@ -34,5 +34,6 @@ export { type Storage, type PendingFile, type StoredObject } from './storage/sto
 export { ExportStats } from './stats.js';
 export { STREAMS, SIDELOAD_COLUMNS, sideloadColumns, streamSpec, type StreamName, type StreamSpec } from './streams.js';
 export { flattenRecord } from './flatten/flatten.js';
+export { toJsonLine, toJsonText } from './flatten/json-line.js';
 export { parseTime, formatTime } from './time.js';
 export { resolveOrigin, redactUrl } from './url.js';

@@ -43,23 +43,42 @@ const intField = (field: string) => (r: Record<string, unknown>): number | undef
 
 const c = (name: string, type: ColumnType): Column => ({ name, type });
 
+/**
+ * The documented fields of each stream (Zendesk's API reference: Users, Organizations, Incremental Ticket
+ * Event Export), flattened with `__`: ids int64, times UTC timestamps, flags booleans, lists typed.
+ * Custom user and organization fields (`user_fields`, `organization_fields`) are objects whose keys each
+ * account chooses: they flatten to `user_fields__<key>` / `organization_fields__<key>` and are kept as they
+ * came (in Parquet, in `_extra`), never dropped.
+ */
 export const USER_COLUMNS: readonly Column[] = [
   c('id', 'int64'), c('url', 'text'), c('name', 'text'), c('email', 'text'), c('created_at', 'timestamp'), c('updated_at', 'timestamp'),
-  c('role', 'text'), c('role_type', 'int64'), c('organization_id', 'int64'), c('default_group_id', 'int64'), c('active', 'boolean'), c('suspended', 'boolean'),
-  c('verified', 'boolean'), c('shared', 'boolean'), c('time_zone', 'text'), c('iana_time_zone', 'text'), c('locale', 'text'), c('locale_id', 'int64'),
-  c('phone', 'text'), c('external_id', 'text'), c('last_login_at', 'timestamp'), c('tags', 'list<text>'), c('details', 'text'), c('notes', 'text'),
+  c('role', 'text'), c('role_type', 'int64'), c('custom_role_id', 'int64'), c('organization_id', 'int64'), c('default_group_id', 'int64'),
+  c('active', 'boolean'), c('suspended', 'boolean'), c('verified', 'boolean'), c('shared', 'boolean'), c('shared_agent', 'boolean'),
+  c('shared_phone_number', 'boolean'), c('restricted_agent', 'boolean'), c('only_private_comments', 'boolean'), c('moderator', 'boolean'),
+  c('chat_only', 'boolean'), c('report_csv', 'boolean'), c('two_factor_auth_enabled', 'boolean'), c('permanently_deleted', 'boolean'),
+  c('ticket_restriction', 'text'), c('alias', 'text'), c('signature', 'text'), c('time_zone', 'text'), c('iana_time_zone', 'text'),
+  c('locale', 'text'), c('locale_id', 'int64'), c('phone', 'text'), c('external_id', 'text'), c('last_login_at', 'timestamp'),
+  c('tags', 'list<text>'), c('details', 'text'), c('notes', 'text'),
+  // The profile photo (an attachment object, or null); its `thumbnails` array is kept as JSON text.
+  c('photo__id', 'int64'), c('photo__url', 'text'), c('photo__file_name', 'text'), c('photo__content_url', 'text'),
+  c('photo__mapped_content_url', 'text'), c('photo__content_type', 'text'), c('photo__size', 'int64'), c('photo__width', 'int64'),
+  c('photo__height', 'int64'), c('photo__inline', 'boolean'), c('photo__deleted', 'boolean'),
 ];
 
 export const ORGANIZATION_COLUMNS: readonly Column[] = [
-  c('id', 'int64'), c('url', 'text'), c('name', 'text'), c('created_at', 'timestamp'), c('updated_at', 'timestamp'), c('domain_names', 'list<text>'),
-  c('group_id', 'int64'), c('shared_tickets', 'boolean'), c('shared_comments', 'boolean'), c('external_id', 'text'), c('tags', 'list<text>'),
-  c('details', 'text'), c('notes', 'text'),
+  c('id', 'int64'), c('url', 'text'), c('name', 'text'), c('created_at', 'timestamp'), c('updated_at', 'timestamp'), c('deleted_at', 'timestamp'),
+  c('domain_names', 'list<text>'), c('group_id', 'int64'), c('shared_tickets', 'boolean'), c('shared_comments', 'boolean'), c('external_id', 'text'),
+  c('tags', 'list<text>'), c('details', 'text'), c('notes', 'text'),
 ];
 
+/**
+ * Ticket events: `via` is text (Zendesk sends a string such as "Web form"; an object, if ever sent, is kept
+ * as its JSON text), `child_events` (the changes, and the comments with `include=comment_events`) is JSON.
+ */
 export const TICKET_EVENT_COLUMNS: readonly Column[] = [
   c('id', 'int64'), c('ticket_id', 'int64'), c('timestamp', 'int64'), c('created_at', 'timestamp'), c('updater_id', 'int64'), c('via', 'text'),
-  c('event_type', 'text'), c('system__client', 'text'), c('system__ip_address', 'text'), c('system__location', 'text'), c('merged_ticket_ids', 'list<int64>'),
-  c('child_events', 'json'),
+  c('event_type', 'text'), c('system__client', 'text'), c('system__ip_address', 'text'), c('system__location', 'text'),
+  c('system__latitude', 'double'), c('system__longitude', 'double'), c('merged_ticket_ids', 'list<int64>'), c('child_events', 'json'),
 ];
 
 export const STREAMS: Readonly<Record<StreamName, StreamSpec>> = {
@@ -105,13 +124,32 @@ export const STREAMS: Readonly<Record<StreamName, StreamSpec>> = {
   },
 };
 
+/** A duration metric of a ticket's metric set: `{calendar, business}` minutes. */
+const minutes = (name: string): Column[] => [c(`${name}__calendar`, 'int64'), c(`${name}__business`, 'int64')];
+
 /** Columns of sideloaded tables (`include=users,groups,...`); unknown tables keep `id` typed and the rest in `_extra`. */
 export const SIDELOAD_COLUMNS: Readonly<Record<string, readonly Column[]>> = {
   users: USER_COLUMNS,
   organizations: ORGANIZATION_COLUMNS,
-  groups: [c('id', 'int64'), c('name', 'text'), c('created_at', 'timestamp'), c('updated_at', 'timestamp'), c('deleted', 'boolean')],
-  brands: [c('id', 'int64'), c('name', 'text'), c('subdomain', 'text'), c('active', 'boolean'), c('created_at', 'timestamp'), c('updated_at', 'timestamp')],
-  metric_sets: [c('id', 'int64'), c('ticket_id', 'int64'), c('reopens', 'int64'), c('replies', 'int64'), c('created_at', 'timestamp'), c('updated_at', 'timestamp')],
+  groups: [
+    c('id', 'int64'), c('url', 'text'), c('name', 'text'), c('description', 'text'), c('default', 'boolean'), c('is_public', 'boolean'),
+    c('deleted', 'boolean'), c('created_at', 'timestamp'), c('updated_at', 'timestamp'),
+  ],
+  brands: [
+    c('id', 'int64'), c('url', 'text'), c('name', 'text'), c('brand_url', 'text'), c('subdomain', 'text'), c('host_mapping', 'text'),
+    c('has_help_center', 'boolean'), c('help_center_state', 'text'), c('active', 'boolean'), c('default', 'boolean'), c('is_deleted', 'boolean'),
+    c('ticket_form_ids', 'list<int64>'), c('signature_template', 'text'), c('created_at', 'timestamp'), c('updated_at', 'timestamp'),
+  ],
+  // Ticket metrics (`include=metric_sets`).
+  metric_sets: [
+    c('id', 'int64'), c('url', 'text'), c('ticket_id', 'int64'), c('group_stations', 'int64'), c('assignee_stations', 'int64'),
+    c('reopens', 'int64'), c('replies', 'int64'), c('assignee_updated_at', 'timestamp'), c('requester_updated_at', 'timestamp'),
+    c('status_updated_at', 'timestamp'), c('initially_assigned_at', 'timestamp'), c('assigned_at', 'timestamp'), c('solved_at', 'timestamp'),
+    c('latest_comment_added_at', 'timestamp'), c('custom_status_updated_at', 'timestamp'),
+    ...minutes('reply_time_in_minutes'), ...minutes('first_resolution_time_in_minutes'), ...minutes('full_resolution_time_in_minutes'),
+    ...minutes('agent_wait_time_in_minutes'), ...minutes('requester_wait_time_in_minutes'), ...minutes('on_hold_time_in_minutes'),
+    c('reply_time_in_seconds__calendar', 'int64'), c('created_at', 'timestamp'), c('updated_at', 'timestamp'),
+  ],
 };
 
 export function sideloadColumns(table: string): readonly Column[] {

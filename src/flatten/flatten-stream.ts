@@ -24,7 +24,8 @@ export interface FlattenOptions {
 
 /**
  * The flatten stage: tickets in, rows out, checkpoints and sideload rows passed through in order.
- * A custom field created mid-run triggers one catalog refresh, so its column gets its real type.
+ * A custom field created mid-run triggers one catalog refresh, so its column gets its real type; a
+ * field the refreshed catalog still does not list (a deleted field) gets a JSON text column.
  */
 export class FlattenStream extends Transform {
   readonly #opts: FlattenOptions;
@@ -70,19 +71,37 @@ export class FlattenStream extends Transform {
     }
     const ctx = { catalog: this.#opts.catalog, extractedAt: this.#extractedAt, types: this.#types };
     let result = flattenRecord(item, ctx);
+    if (result.unknownFields.length === 0) {
+      this.#done(result.row, result.rejects, callback);
+      return;
+    }
     const fresh = result.unknownFields.filter((id) => !this.#tried.has(id));
     if (fresh.length > 0 && this.#opts.refreshCatalog) {
       for (const id of fresh) this.#tried.add(id);
       this.#opts.refreshCatalog().then(
         () => {
           result = flattenRecord(item, ctx);
+          this.#keepDeleted(result.unknownFields);
           this.#done(result.row, result.rejects, callback);
         },
         (err: unknown) => callback(err as Error),
       );
       return;
     }
+    this.#keepDeleted(result.unknownFields);
     this.#done(result.row, result.rejects, callback);
+  }
+
+  /**
+   * Ids still unknown after a re-read of the catalog (or with no way to re-read it) are fields
+   * `GET /ticket_fields` does not list: deleted ones. Each gets its column, `custom_fields__<id>` as JSON
+   * text (the row already holds that value), before the row reaches the sink, which then widens its
+   * schema (the catalog's version moved) instead of folding the value into `_extra`.
+   */
+  #keepDeleted(ids: readonly number[]): void {
+    const catalog = this.#opts.catalog;
+    if (!catalog) return;
+    for (const id of ids) catalog.addDeleted(id);
   }
 
   #done(row: TicketRow, rejects: number, callback: TransformCallback): void {

@@ -1,6 +1,8 @@
 /**
  * The column types of the lake, and the documented ticket fields with their types.
  * Column types are logical: each sink maps them to its format (Parquet types, JSON values).
+ * Row values per type: `int64` a safe-integer number, or a bigint beyond 2^53 (exact, from a string);
+ * `timestamp` an ISO-8601 UTC string; `date` `YYYY-MM-DD`; `json` JSON text; lists never hold null.
  */
 export type ColumnType = 'int64' | 'double' | 'boolean' | 'text' | 'timestamp' | 'date' | 'json' | 'list<int64>' | 'list<text>';
 
@@ -66,7 +68,10 @@ export const TICKET_COLUMNS: readonly Column[] = [
 /**
  * Metadata columns added to every row:
  * - `_extracted_at`: when this run fetched the row (UTC), for dedupe and audit;
- * - `_rejects`: JSON object of values that did not fit their column, kept raw (`{"custom_fields__5": "abc"}`);
+ * - `_rejects`: JSON object of values that did not fit their column, kept raw (`{"custom_fields__5": "abc"}`),
+ *   keyed by column name. The column is null then, except for a list that held null elements: the column
+ *   keeps the other elements (a typed list cannot hold a null) and `_rejects` the raw list. A system
+ *   field's value found in `custom_fields` (Zendesk does not send one there) is kept here too;
  * - `_extra` (Parquet only): JSON object of every key the schema does not know yet, so nothing is dropped.
  */
 export const METADATA_COLUMNS: readonly Column[] = [

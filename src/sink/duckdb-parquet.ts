@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
+import { toJsonText } from '../flatten/json-line.js';
 import { EXTRA_COLUMN, type Column, type ColumnType } from '../schema/ticket-schema.js';
 import type { PendingFile } from '../storage/storage.js';
 import { NdjsonWriter, writeError, type ParquetOptions, type RowFileWriter, type RowFormat } from './file-writers.js';
@@ -94,12 +95,12 @@ export class DuckDbParquetFormat implements RowFormat {
         return inner.bytes;
       },
       async write(row: TicketRow): Promise<void> {
-        let extra: Record<string, unknown> | undefined;
-        for (const key in row) if (!known.has(key)) (extra ??= {})[key] = row[key];
+        let extra: TicketRow | undefined;
+        for (const key in row) if (!known.has(key)) (extra ??= {})[key] = row[key]!;
         const shaped: TicketRow = {};
         for (const key in row) if (known.has(key)) shaped[key] = row[key]!;
         for (const name of lists) shaped[name] ??= [];
-        if (extra) shaped._extra = JSON.stringify(extra);
+        if (extra) shaped._extra = toJsonText(extra);
         await inner.write(shaped);
       },
       async close(): Promise<void> {

@@ -3,8 +3,10 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
 import parquet, { type ParquetWriter } from 'parquetjs-lite';
+import { createRequire } from 'node:module';
 import { ErrorCodes, ZendeskEtlError, fsReason } from '../errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
+import { toJsonLine, toJsonText } from '../flatten/json-line.js';
 import { EXTRA_COLUMN, type Column, type ColumnType } from '../schema/ticket-schema.js';
 import type { PendingFile } from '../storage/storage.js';
 
@@ -86,7 +88,7 @@ export class NdjsonWriter implements RowFileWriter {
   }
 
   async write(row: TicketRow): Promise<void> {
-    const line = `${JSON.stringify(row)}\n`;
+    const line = toJsonLine(row);
     this.#buf.push(line);
     this.#bufLen += line.length;
     this.#rows++;
@@ -137,6 +139,22 @@ function waitDrain(out: Writable, file: Writable, where: string): Promise<void> 
 }
 
 // ------------------------------------------------------------------ Parquet
+
+/**
+ * parquetjs-lite turns every INT64 value into a number with parseInt, which rounds values beyond
+ * 2^53 silently; its encoder itself writes a BigInt exactly. Let bigints through, once per process
+ * (numbers take the same path as before).
+ */
+let bigintsPatched = false;
+function letBigintsThrough(): void {
+  if (bigintsPatched) return;
+  bigintsPatched = true;
+  const types = createRequire(import.meta.url)('parquetjs-lite/lib/types.js') as { PARQUET_LOGICAL_TYPES: Record<string, { toPrimitive: (v: unknown) => unknown }> };
+  const int64 = types.PARQUET_LOGICAL_TYPES.INT64;
+  if (!int64) return;
+  const toPrimitive = int64.toPrimitive;
+  int64.toPrimitive = (v: unknown): unknown => (typeof v === 'bigint' ? v : toPrimitive(v));
+}
 
 /** Columns that hold most of a ticket's bytes. */
 const BIG_TEXT = new Set(['description', 'raw_subject', 'subject']);
@@ -196,6 +214,7 @@ export class ParquetFormat implements RowFormat {
   }
 
   async open(file: PendingFile, columns: readonly Column[]): Promise<RowFileWriter> {
+    letBigintsThrough();
     const ordered = bigTextLast(columns);
     const schema = new parquet.ParquetSchema(parquetSchemaFields(ordered, this.#opts.compression));
     // pageIndex: false, since parquetjs-lite's offset index counts values, not rows, for list
@@ -268,10 +287,10 @@ export function toParquetRow(row: TicketRow, columns: readonly Column[], known: 
         out[c.name] = v;
     }
   }
-  let extra: Record<string, unknown> | undefined;
+  let extra: TicketRow | undefined;
   for (const key in row) {
-    if (!known.has(key)) (extra ??= {})[key] = row[key];
+    if (!known.has(key)) (extra ??= {})[key] = row[key]!;
   }
-  if (extra) out._extra = JSON.stringify(extra);
+  if (extra) out._extra = toJsonText(extra);
   return out;
 }

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { isCheckpoint, isSideload, type Checkpoint, type Item } from '../checkpoint.js';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
+import { toJsonLine } from '../flatten/json-line.js';
 import { ExportStats } from '../stats.js';
 
 /**
@@ -38,7 +39,7 @@ export class NdjsonStreamSink extends Writable {
       }, callback);
       return;
     }
-    const line = `${JSON.stringify(item)}\n`;
+    const line = toJsonLine(item);
     this.#buf.push(line);
     this.#len += line.length;
     this.#stats.rowsWritten++;

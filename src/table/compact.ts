@@ -132,7 +132,7 @@ async function merge(table: LakeTable, batch: readonly TableFile[]): Promise<Dat
       statCols.forEach((n, i) => {
         const min = before[1 + 2 * i];
         const max = before[2 + 2 * i];
-        if (min !== null && max !== null && min !== undefined && max !== undefined) file.recordRange(n, Number(min), Number(max));
+        if (min !== null && max !== null && min !== undefined && max !== undefined) file.recordRange(n, int64(min), int64(max));
       });
     } else {
       // NDJSON: the files are concatenated in one pass (gzip members concatenate into a valid gzip
@@ -160,6 +160,12 @@ async function merge(table: LakeTable, batch: readonly TableFile[]): Promise<Dat
   } finally {
     await local.cleanup();
   }
+}
+
+/** An int64 from DuckDB: a number where that is exact, else a bigint. */
+function int64(v: unknown): number | bigint {
+  const b = typeof v === 'bigint' ? v : BigInt(String(v));
+  return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
 }
 
 function numRecords(f: TableFile): number {

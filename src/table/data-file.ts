@@ -1,4 +1,5 @@
 import type { TicketRow } from '../flatten/flatten.js';
+import { toJsonText } from '../flatten/json-line.js';
 import type { Column } from '../schema/ticket-schema.js';
 import type { RowFileWriter } from '../sink/file-writers.js';
 import type { PendingFile } from '../storage/storage.js';
@@ -17,7 +18,7 @@ export class DataFile {
   readonly columns: readonly Column[];
   readonly pending: PendingFile;
   readonly #writer: RowFileWriter;
-  readonly #stats: { name: string; min: number; max: number }[];
+  readonly #stats: { name: string; min: number | bigint; max: number | bigint }[];
   #size = 0;
 
   constructor(path: string, partitionValues: Record<string, string | null>, columns: readonly Column[], pending: PendingFile, writer: RowFileWriter) {
@@ -45,11 +46,11 @@ export class DataFile {
   }
 
   /** For a file written whole by another engine (compaction): the min and max it holds of a column. */
-  recordRange(name: string, min: number, max: number): void {
+  recordRange(name: string, min: number | bigint, max: number | bigint): void {
     const s = this.#stats.find((x) => x.name === name);
     if (!s) return;
-    s.min = Math.min(s.min, min);
-    s.max = Math.max(s.max, max);
+    if (min < s.min) s.min = min;
+    if (max > s.max) s.max = max;
   }
 
   /** The int64 columns this file keeps min/max stats of. */
@@ -60,7 +61,7 @@ export class DataFile {
   async write(row: TicketRow): Promise<void> {
     for (const s of this.#stats) {
       const v = row[s.name];
-      if (typeof v === 'number') {
+      if (typeof v === 'number' || typeof v === 'bigint') {
         if (v < s.min) s.min = v;
         if (v > s.max) s.max = v;
       }
@@ -81,13 +82,13 @@ export class DataFile {
 
   /** Delta `add.stats`: the row count, and min/max of the id and version columns. */
   stats(): string {
-    const minValues: Record<string, number> = {};
-    const maxValues: Record<string, number> = {};
+    const minValues: Record<string, number | bigint> = {};
+    const maxValues: Record<string, number | bigint> = {};
     for (const s of this.#stats) {
       if (s.min > s.max) continue;
       minValues[s.name] = s.min;
       maxValues[s.name] = s.max;
     }
-    return JSON.stringify({ numRecords: this.rows, minValues, maxValues });
+    return `{"numRecords":${this.rows},"minValues":${toJsonText(minValues)},"maxValues":${toJsonText(maxValues)}}`;
   }
 }

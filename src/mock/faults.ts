@@ -12,16 +12,19 @@ export type FaultKind =
   | 'rate-limit-no-retry-after'
   | 'reset-before-headers'
   | 'reset-mid-body'
+  | 'reset-late-body'
   | 'truncated'
   | 'html-200'
   | 'slow-drip'
   | 'stall'
   | 'missing-tickets'
-  | 'ticket-not-object';
+  | 'ticket-not-object'
+  /** No fault for this request (a placeholder in a queue of faults). */
+  | 'none';
 
 export const ALL_FAULTS: readonly FaultKind[] = [
   'status-500', 'status-502', 'status-503', 'status-504', 'status-502-html', 'status-503-html',
-  'rate-limit', 'rate-limit-no-retry-after', 'reset-before-headers', 'reset-mid-body', 'truncated',
+  'rate-limit', 'rate-limit-no-retry-after', 'reset-before-headers', 'reset-mid-body', 'reset-late-body', 'truncated',
   'html-200', 'slow-drip', 'stall', 'missing-tickets', 'ticket-not-object',
 ];
 

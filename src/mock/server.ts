@@ -287,7 +287,8 @@ export class MockZendesk {
       this.#rateHits.push(nowMs);
     }
 
-    const fault = this.#queued.shift() ?? (o.faultRate > 0 && this.#rand() < o.faultRate ? o.faultKinds[Math.floor(this.#rand() * o.faultKinds.length)] : undefined);
+    const queued = this.#queued.shift();
+    const fault = queued === 'none' ? undefined : (queued ?? (o.faultRate > 0 && this.#rand() < o.faultRate ? o.faultKinds[Math.floor(this.#rand() * o.faultKinds.length)] : undefined));
     if (fault) record.fault = fault;
     const early = answerEarlyFault(fault, res, req, this.#opts.retryAfterSeconds);
     if (early !== undefined) {
@@ -527,7 +528,7 @@ export class MockZendesk {
 
   async #send(req: IncomingMessage, res: ServerResponse, page: PageBody, fault: FaultKind | undefined): Promise<void> {
     const o = this.#opts;
-    const gzip = o.gzip && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && fault !== 'reset-mid-body' && fault !== 'stall';
+    const gzip = o.gzip && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && fault !== 'reset-mid-body' && fault !== 'reset-late-body' && fault !== 'stall';
     const headers: Record<string, string> = {
       'content-type': 'application/json; charset=utf-8',
       'x-rate-limit': String(o.rateLimit ?? 700),
@@ -584,6 +585,11 @@ export class MockZendesk {
         const body = fault === 'ticket-not-object' && n === 1 ? '"not a ticket"' : item();
         if (!(await write(`${n === 0 ? '' : ','}${body}`))) return;
         n++;
+        if (fault === 'reset-late-body' && n === Math.max(1, Math.ceil(page.items.length * 0.6))) {
+          // A reset well into the body: most of the page was already read.
+          res.socket?.destroy();
+          return;
+        }
         if (fault === 'truncated' && n === Math.max(1, Math.floor(page.items.length / 2))) {
           // A complete HTTP response whose JSON stops in the middle.
           out.end();

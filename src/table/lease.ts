@@ -96,8 +96,10 @@ export async function holderState(h: Holder): Promise<'me' | 'alive' | 'dead' | 
     return 'dead';
   }
   if (startTicks(stat) !== h.start) return 'dead';
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0];
   if (state === 'Z' || state === 'X' || state === 'x') return 'dead';
+  if ((Number(fields[6]) & 0x4) !== 0) return 'dead'; // PF_EXITING: on its way out (kill -9 delivered)
   const status = await readFile(`/proc/${h.pid}/status`, 'utf8').catch(() => '');
   for (const field of ['SigPnd', 'ShdPnd']) {
     const m = new RegExp(`^${field}:\\s*([0-9a-f]+)`, 'm').exec(status);

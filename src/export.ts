@@ -31,6 +31,8 @@ export interface LakeRunOptions {
   format?: 'parquet' | 'ndjson' | undefined;
   /** The lake: a folder, or '-' for NDJSON on `stdout`. */
   out: string;
+  /** Object storage: address buckets by path. Default: only for IP or localhost endpoints. */
+  s3ForcePathStyle?: boolean | undefined;
   /** With `out: '-'` only: where to keep the position, to resume. (A lake's log is its state.) */
   statePath?: string | undefined;
   excludeSystemUpdates?: boolean | undefined;
@@ -221,7 +223,7 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
     let notes: string[] = [];
     if (opts.out !== '-') {
       // The table first: a bad folder, other settings or a run already at work stop before any request.
-      const storage = await openStorage(opts.out);
+      const storage = await openStorage(opts.out, { s3ForcePathStyle: opts.s3ForcePathStyle });
       ({ table, ranges, notes } = await openTable(opts, storage, spec, 'export', window, newRunId()));
       if (table.ledger().segments.length === 0 && start > Math.floor(Date.now() / 1000) - 60) {
         // A new export cannot start there: Zendesk answers 422 to a start_time less than a minute old.
@@ -314,7 +316,7 @@ export async function replayTickets(opts: ReplayTicketsOptions): Promise<ExportR
   if (opts.out === '-') throw invalidOption('out', 'a folder for the lake (replay writes a table)', opts.out);
   const stats = opts.stats ?? new ExportStats();
   const fields = await readArchivedFields(resolve(opts.rawDir));
-  const storage = await openStorage(opts.out);
+  const storage = await openStorage(opts.out, { s3ForcePathStyle: opts.s3ForcePathStyle });
   const window: Window = { start: 0 };
   const { table, ranges, notes } = await openTable(opts, storage, STREAMS.tickets, 'replay', window, newRunId());
   try {

@@ -298,7 +298,7 @@ async function compactCommand(args: string[], io: CliIo): Promise<number> {
   const out = positionals[0];
   if (out === undefined) throw invalidOption('LAKE', 'the lake folder (zendesk-etl compact LAKE)', null);
   const result = await compactTable({
-    out: await openStorage(out, 'LAKE'),
+    out: await openStorage(out, { option: 'LAKE' }),
     table: tableName(values),
     minFiles: int('min-files', values['min-files'], 2),
     targetBytes: values['target-mb'] === undefined ? undefined : int('target-mb', values['target-mb'], 1)! * 1024 * 1024,
@@ -314,7 +314,7 @@ async function vacuumCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, VACUUM_OPTIONS);
   const out = positionals[0];
   if (out === undefined) throw invalidOption('LAKE', 'the lake (zendesk-etl vacuum LAKE)', null);
-  const result = await vacuumTable({ out: await openStorage(out, 'LAKE'), table: tableName(values), retentionHours: int('retention-hours', values['retention-hours'], 0, 100_000), dryRun: values['dry-run'] ?? false });
+  const result = await vacuumTable({ out: await openStorage(out, { option: 'LAKE' }), table: tableName(values), retentionHours: int('retention-hours', values['retention-hours'], 0, 100_000), dryRun: values['dry-run'] ?? false });
   io.stderr.write(`vacuum: ${values['dry-run'] ? 'would delete' : 'deleted'} ${result.deleted.length} files (${result.bytes} bytes)${result.abortedUploads ? `, aborted ${result.abortedUploads} unfinished uploads` : ''}\n`);
   return EXIT.OK;
 }

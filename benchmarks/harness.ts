@@ -43,12 +43,41 @@ export async function measure(scenario: string, variant: string, size: string, w
 
 export const SIZES = {
   /** A typical page: 1000 tickets of ~4.6 KB. */
-  typical: { tickets: 1000, hugeBytes: 0 },
+  typical: { tickets: 1000, hugeBytes: 0, escapes: false },
   /** A big page: 1000 tickets with ~120 KB descriptions, ~120 MB. */
-  big: { tickets: 1000, hugeBytes: 120 * 1024 },
+  big: { tickets: 1000, hugeBytes: 120 * 1024, escapes: false },
+  /**
+   * An escape-heavy page: 1000 tickets whose description is ~125 KB of JSON text where one byte in
+   * five is a backslash (pasted logs, code, JSON, Windows paths, control characters, `\uXXXX`
+   * escapes incl. surrogate pairs and lone surrogates), mixed with multi-byte UTF-8. ~130 MB.
+   */
+  escapes: { tickets: 1000, hugeBytes: 125 * 1024, escapes: true },
 } as const;
 
 export type SizeName = keyof typeof SIZES;
+
+/** Pieces of an escape-dense description, as they come out of pasted logs, code and JSON (the characters themselves). */
+const ESCAPE_PIECES = [
+  '"quoted"', 'C:\\Users\\agent\\AppData', '\t', '\n', '\r\n', '{"k":"v","n":[1,2]}', '\\', '\u0000', '\u001b[31m',
+  'é', '東京', '🙂', '\ud83d', '\udca9', '\u2028', '<a href="x">', "it's", 'a/b', 'x', 'log', ' ', '\f', '\b', '\\"',
+];
+
+/** A deterministic escape-dense string whose JSON encoding is about `bytes` long. */
+function escapeHeavyText(seed: number, bytes: number): string {
+  let x = seed >>> 0 || 1;
+  const parts: string[] = [];
+  let length = 0;
+  while (length < bytes) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    const piece = ESCAPE_PIECES[x % ESCAPE_PIECES.length]!;
+    parts.push(piece);
+    length += Buffer.byteLength(JSON.stringify(piece)) - 2;
+  }
+  return parts.join('');
+}
 
 /** The page file for a size (written once, reused). */
 export function pageFile(size: SizeName): string {
@@ -56,9 +85,13 @@ export function pageFile(size: SizeName): string {
   if (existsSync(path)) return path;
   mkdirSync(DATA, { recursive: true });
   const spec = SIZES[size];
-  const mock = new MockZendesk({ tickets: spec.tickets, hugeEvery: spec.hugeBytes > 0 ? 1 : 0, hugeDescriptionBytes: spec.hugeBytes });
+  const mock = new MockZendesk({ tickets: spec.tickets, hugeEvery: spec.hugeBytes > 0 && !spec.escapes ? 1 : 0, hugeDescriptionBytes: spec.hugeBytes });
   const parts: string[] = [];
-  for (let id = 1; id <= spec.tickets; id++) parts.push(JSON.stringify(mock.ticketJson(id)));
+  for (let id = 1; id <= spec.tickets; id++) {
+    const ticket = mock.ticketJson(id);
+    if (spec.escapes) ticket.description = escapeHeavyText(id, spec.hugeBytes);
+    parts.push(JSON.stringify(ticket));
+  }
   writeFileSync(path, `{"tickets":[${parts.join(',')}],"after_cursor":"abc","after_url":"https://x.zendesk.com/next","end_of_stream":false}`);
   return path;
 }

@@ -2,11 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ZendeskEtlError } from '../src/errors.js';
 import { createPageParser, type PageEvent, type ParserKind } from '../src/source/page-parser.js';
+import { LARGE_STRING_BYTES, type PageScannerOptions } from '../src/source/page-scanner.js';
 
 /** Parse `bytes` fed in the given chunk sizes; returns the events, or the error. */
-function parse(kind: ParserKind, bytes: Buffer, cuts: number[] = []): { events?: PageEvent[]; error?: ZendeskEtlError } {
+function parse(kind: ParserKind, bytes: Buffer, cuts: number[] = [], options?: PageScannerOptions): { events?: PageEvent[]; error?: ZendeskEtlError } {
   const out: PageEvent[] = [];
-  const parser = createPageParser(kind, out);
+  const parser = createPageParser(kind, out, options);
   const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
   let prev = 0;
   try {
@@ -139,14 +140,29 @@ describe('page parsers agree with JSON.parse (property-based)', () => {
     );
   });
 
+  it('every string through the large-string path (thresholds of 1 to 64 bytes): scan == stream-json == JSON.parse', () => {
+    fc.assert(
+      fc.property(envelope, cuts, fc.boolean(), fc.integer({ min: 1, max: 64 }), (doc, cutPoints, pretty, threshold) => {
+        const text = JSON.stringify(doc, null, pretty ? 2 : undefined);
+        const want = reference(text).events;
+        const bytes = Buffer.from(text);
+        expect(parse('scan', bytes, cutPoints, { largeStringBytes: threshold }).events).toEqual(want);
+        if (!text.includes('"__proto__"')) expect(parse('stream-json', bytes, cutPoints).events).toEqual(want);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  const threshold = fc.oneof(fc.constant(undefined), fc.integer({ min: 1, max: 64 }));
+
   it('truncated and mutated pages: never a hang or a crash; scan fails exactly when JSON.parse fails', () => {
     fc.assert(
-      fc.property(envelope, cuts, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean(), (doc, cutPoints, at, byte, truncate) => {
+      fc.property(envelope, cuts, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean(), threshold, (doc, cutPoints, at, byte, truncate, largeStringBytes) => {
         const bytes = Buffer.from(JSON.stringify(doc));
         const pos = at % Math.max(1, bytes.length);
         const mutated = truncate ? bytes.subarray(0, pos) : Buffer.concat([bytes.subarray(0, pos), Buffer.from([byte]), bytes.subarray(pos + 1)]);
         const want = reference(mutated.toString('utf8'));
-        const got = parse('scan', mutated, cutPoints);
+        const got = parse('scan', mutated, cutPoints, { largeStringBytes });
         if (want.error) {
           expect(got.error).toBeInstanceOf(ZendeskEtlError);
           expect(got.error!.byteOffset).toBeGreaterThanOrEqual(0);
@@ -154,7 +170,7 @@ describe('page parsers agree with JSON.parse (property-based)', () => {
           expect(got.events).toEqual(want.events);
         }
       }),
-      { numRuns: 500 },
+      { numRuns: 1000 },
     );
   });
 
@@ -167,5 +183,120 @@ describe('page parsers agree with JSON.parse (property-based)', () => {
     const chunks = Array.from({ length: 200 }, (_, i) => Math.floor((bytes.length * (i + 1)) / 201));
     const got = parse('scan', bytes, chunks);
     expect(got.events).toEqual(reference(text).events);
+  });
+});
+
+// ------------------------------------------------------------------ huge strings
+
+/** Pieces of escape-dense text (the characters): JSON writes most with escapes, lone surrogates included. */
+const PIECES = ['"q"', '\\', '\n', '\r\n', '\t', '\u0000', '\u001b', '\b', '\f', '/', 'é', '東京', '🙂', '\ud800', '\udfff', '\u2028', '<a href="x">', 'ascii text ', '{"k":[1]}'];
+
+/** A deterministic escape-dense string of about `bytes` bytes of JSON. */
+function dense(seed: number, bytes: number): string {
+  let x = seed >>> 0 || 1;
+  const parts: string[] = [];
+  for (let length = 0; length < bytes / 1.4; ) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const piece = PIECES[(x >>> 0) % PIECES.length]!;
+    parts.push(piece);
+    length += Buffer.byteLength(piece);
+  }
+  return parts.join('');
+}
+
+describe('page parsers on huge strings', () => {
+  it('escape-dense strings of 125 KB and more, cut anywhere: scan == stream-json == JSON.parse', () => {
+    fc.assert(
+      fc.property(fc.integer(), fc.array(fc.nat({ max: 700_000 }), { maxLength: 30 }), (seed, cutPoints) => {
+        const doc = { tickets: [{ id: 1, description: dense(seed, 125_000), tags: ['a'] }, { id: 2, description: dense(seed + 1, 200_000), via: { source: { body: dense(seed + 2, 9000) } } }], end_of_stream: true, note: dense(seed + 3, 20_000) };
+        const text = JSON.stringify(doc);
+        const bytes = Buffer.from(text);
+        const want = reference(text).events;
+        expect(parse('scan', bytes, cutPoints).events).toEqual(want);
+        expect(parse('scan', bytes, [...cutPoints, 64 * 1024, 128 * 1024, 192 * 1024]).events).toEqual(want);
+        expect(parse('stream-json', bytes, cutPoints).events).toEqual(want);
+      }),
+      { numRuns: 12 },
+    );
+  });
+
+  it('lone surrogates escaped as \\uD800 (either case), and pairs split by a chunk boundary', () => {
+    const body = 'é'.repeat(LARGE_STRING_BYTES);
+    const text = `{"tickets":[{"d":"${body}\\uD800 \\udfff \\uD83D\\uDE00 \\uDE00\\uD83D \\uDBFF\\uDFFF"}]}`;
+    const bytes = Buffer.from(text);
+    const want = reference(text).events;
+    expect(want).toBeDefined();
+    const at = bytes.indexOf('\\uD83D');
+    for (let cut = at - 2; cut < at + 14; cut++) expect(parse('scan', bytes, [cut]).events).toEqual(want);
+    expect(parse('stream-json', bytes).events).toEqual(want);
+  });
+
+  it('multi-byte UTF-8 split at every byte across chunk boundaries', () => {
+    const s = 'aé東🙂\u00e9'.repeat(3000); // 2-, 3- and 4-byte sequences next to escapes
+    const text = JSON.stringify({ tickets: [{ d: s }], m: s });
+    const bytes = Buffer.from(text);
+    const want = reference(text).events;
+    const mid = bytes.indexOf('🙂', 20_000);
+    for (let cut = mid - 8; cut < mid + 8; cut++) {
+      expect(parse('scan', bytes, [cut]).events).toEqual(want);
+      expect(parse('scan', bytes, [cut, cut + 1, cut + 2, cut + 3]).events).toEqual(want);
+    }
+    // Every byte its own chunk.
+    expect(parse('scan', bytes, [...bytes.keys()]).events).toEqual(want);
+  });
+
+  it('invalid escapes, raw control characters and bad UTF-8 in a huge string: fails (or decodes) exactly like JSON.parse', () => {
+    // The bad bytes go between two whole pieces of escape-dense text, never inside an escape.
+    const [before, after] = JSON.stringify({ tickets: [{ id: 1 }, { id: 2, description: `${dense(7, 2 * LARGE_STRING_BYTES)}@BAD@${dense(8, LARGE_STRING_BYTES)}` }], end_of_stream: true }).split('@BAD@') as [string, string];
+    const cases: [string, Buffer][] = [
+      ...['\\x', '\\U0041', "\\'", '\\u12G4', '\\u12', '\\ ', '\\\n', '\n', '\t', '\u0000', '\u001f'].map((bad): [string, Buffer] => [JSON.stringify(bad), Buffer.from(bad)]),
+      ...[[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]].map((b): [string, Buffer] => [`bytes ${b.join(',')}`, Buffer.from(b)]),
+    ];
+    for (const [name, bad] of cases) {
+      const bytes = Buffer.concat([Buffer.from(before), bad, Buffer.from(after)]);
+      const at = Buffer.byteLength(before);
+      let parses = true;
+      try {
+        JSON.parse(bytes.toString('utf8'));
+      } catch {
+        parses = false;
+      }
+      for (const cutPoints of [[], [70_000], [at - 1], [at + 1, at + 2], [at + 3]]) {
+        const got = parse('scan', bytes, cutPoints);
+        const plain = parse('scan', bytes, cutPoints, { largeStringBytes: Infinity });
+        if (parses) {
+          expect(got.error, name).toBeUndefined();
+          expect(got.events, name).toEqual(reference(bytes.toString('utf8')).events);
+        } else {
+          expect(got.error, name).toBeInstanceOf(ZendeskEtlError);
+          expect(got.error!.code).toBe('ZDE_MALFORMED_PAGE');
+          expect(got.error!.message).toContain('element 1 of "tickets" is not valid JSON');
+          expect(got.error!.byteOffset).toBe(bytes.indexOf('{"id":2'));
+          expect(got.error!.message).toBe(plain.error!.message);
+        }
+      }
+      expect(parses, name).toBe(name.startsWith('bytes')); // bad UTF-8 becomes U+FFFD; the rest is refused
+    }
+  });
+
+  it(`strings of ${LARGE_STRING_BYTES - 1}, ${LARGE_STRING_BYTES} and ${LARGE_STRING_BYTES + 1} bytes (the threshold): all parsers agree`, () => {
+    for (const len of [LARGE_STRING_BYTES - 1, LARGE_STRING_BYTES, LARGE_STRING_BYTES + 1]) {
+      for (const fill of ['é', '\\n', '🙂']) {
+        let inner = '';
+        while (Buffer.byteLength(inner) + Buffer.byteLength(fill) <= len - 2) inner += fill;
+        inner += 'a'.repeat(len - 2 - Buffer.byteLength(inner));
+        const tok = `"${inner}"`;
+        expect(Buffer.byteLength(tok)).toBe(len);
+        const text = `{"tickets":[{"d":${tok},"e":[${tok}]},${tok}],"m":${tok}}`;
+        const bytes = Buffer.from(text);
+        const want = reference(text).events;
+        for (const kind of ['scan', 'stream-json'] as const) {
+          expect(parse(kind, bytes).events).toEqual(want);
+          expect(parse(kind, bytes, [len, len + 7, 2 * len]).events).toEqual(want);
+        }
+      }
+    }
   });
 });

@@ -1,12 +1,13 @@
 import Assembler from 'stream-json/Assembler.js';
 import StreamJsonParser from 'stream-json/Parser.js';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
-import { PageScanner } from './page-scanner.js';
+import { PageScanner, type PageScannerOptions } from './page-scanner.js';
 
 /**
  * One page envelope in, a flat list of events out: each element of each top-level array, and each
  * other top-level member, wherever it sits in the envelope. Two interchangeable parsers:
- *  - 'scan' (default): `PageScanner`, a byte scanner that hands each element to `JSON.parse`;
+ *  - 'scan' (default): `PageScanner`, a byte scanner that hands each element to `JSON.parse` (and
+ *    decodes strings of 8 KiB and more itself, faster);
  *  - 'stream-json': stream-json's tokenizer and Assembler, the reference.
  * Both are synchronous: `write()` appends events to `out`; the caller drains it.
  */
@@ -22,13 +23,17 @@ export interface PageParser {
   end(): void;
 }
 
-export function createPageParser(kind: ParserKind, out: PageEvent[]): PageParser {
+/** `options` tune the 'scan' parser (see `PageScannerOptions`); stream-json ignores them. */
+export function createPageParser(kind: ParserKind, out: PageEvent[], options?: PageScannerOptions): PageParser {
   if (kind === 'stream-json') return new StreamJsonPageParser(out);
-  const scanner = new PageScanner({
-    element: (key, value, index) => out.push({ kind: 'element', key, value, index }),
-    member: (key, value) => out.push({ kind: 'member', key, value }),
-    array: (key) => out.push({ kind: 'array', key }),
-  });
+  const scanner = new PageScanner(
+    {
+      element: (key, value, index) => out.push({ kind: 'element', key, value, index }),
+      member: (key, value) => out.push({ kind: 'member', key, value }),
+      array: (key) => out.push({ kind: 'array', key }),
+    },
+    options,
+  );
   return scanner;
 }
 

@@ -46,6 +46,8 @@ export const ErrorCodes = {
   COMMIT_CONFLICT: 'ZDE_COMMIT_CONFLICT',
   /** The run's settings differ from those the table pinned (format, partitioning, ...). */
   TABLE_SETTINGS: 'ZDE_TABLE_SETTINGS',
+  /** The reader of the output went away (`| head`): the run stops where it is, quietly. */
+  OUTPUT_CLOSED: 'ZDE_OUTPUT_CLOSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -85,6 +87,7 @@ const KIND: Record<ErrorCode, ErrorKind> = {
   ZDE_LEASE_HELD: 'fatal',
   ZDE_COMMIT_CONFLICT: 'fatal',
   ZDE_TABLE_SETTINGS: 'config',
+  ZDE_OUTPUT_CLOSED: 'fatal',
 };
 
 export class ZendeskEtlError extends Error implements ErrorContext {

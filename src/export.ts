@@ -22,6 +22,8 @@ import { openStorage } from './storage/open-storage.js';
 import type { Storage } from './storage/storage.js';
 import { LakeTable, newRunId, type TableSettings, type TableStep } from './table/lake-table.js';
 import { formatTime } from './time.js';
+import type { Logger } from './log.js';
+import { checkOptions } from './options/normalize.js';
 import { STREAMS, sideloadColumns, streamSpec, type StreamName, type StreamSpec } from './streams.js';
 import { ExportStats } from './stats.js';
 
@@ -65,6 +67,8 @@ export interface LakeRunOptions {
   onReject?: ((reject: { id: unknown; rejects: unknown }) => void) | undefined;
   /** For crash-injection tests: called after each step of a table commit. */
   onCommitStep?: ((step: TableStep) => void) | undefined;
+  /** Where retries, 429 waits and commits are told (at info). Default: silent. */
+  log?: Logger | undefined;
 }
 
 /** Where a run starts: what the table holds already and what this run exports. */
@@ -135,6 +139,7 @@ async function openTable(opts: LakeRunOptions, storage: Storage, spec: StreamSpe
     writer: { parquetEngine: opts.parquetEngine, compression: opts.compression, rowGroupSize: opts.rowGroupSize, rowFormat: opts.rowFormat },
     run,
     onStep: opts.onCommitStep,
+    log: opts.log,
   });
   try {
     await table.begin(purpose, window);
@@ -155,7 +160,7 @@ async function openTable(opts: LakeRunOptions, storage: Storage, spec: StreamSpe
 async function runIntoTable(opts: LakeRunOptions, stats: ExportStats, table: LakeTable, window: Window, source: RunnableSource, flatten: FlattenStream, columns: () => Column[], schemaVersion: () => number, sideloads: boolean, start: Omit<RunStart, 'position'>): Promise<ExportResult> {
   const opened: LakeTable[] = [];
   const sideloadTable = async (name: string): Promise<SideloadTable> => {
-    const t = await LakeTable.open({ storage: table.storage, name: `${table.name}__${name}`, settings: table.settings, writer: { parquetEngine: undefined }, run: table.run, onStep: opts.onCommitStep });
+    const t = await LakeTable.open({ storage: table.storage, name: `${table.name}__${name}`, settings: table.settings, writer: { parquetEngine: opts.parquetEngine, compression: opts.compression, rowGroupSize: opts.rowGroupSize }, run: table.run, onStep: opts.onCommitStep, log: opts.log });
     opened.push(t);
     await t.begin('export', window);
     return { table: t, columns: () => [...sideloadColumns(name), ...METADATA_COLUMNS] };
@@ -210,9 +215,9 @@ export function exportTickets(opts: ExportTicketsOptions): Promise<ExportResult>
  * their own (`tickets__users`, ...), committed just before the stream's rows.
  */
 export async function exportStream(stream: StreamName, opts: ExportTicketsOptions): Promise<ExportResult> {
+  checkOptions('export', opts);
   const spec = streamSpec(stream);
   const start = opts.startTime ?? 0;
-  if (opts.endTime !== undefined && opts.endTime <= start) throw invalidOption('endTime', `later than the start time ${start}`, opts.endTime);
   const window: Window = { start, end: opts.endTime };
   const stats = opts.stats ?? new ExportStats();
   const mode = opts.pagination ?? (spec.cursorPath ? 'cursor' : 'time');
@@ -259,6 +264,7 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
         parser: opts.parser,
         raw,
         stats,
+        log: opts.log,
       });
     const flatten = new FlattenStream({
       catalog,
@@ -285,7 +291,6 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
 
 /** NDJSON on stdout: no table, so the position (if asked for) is kept in a state file, at least once. */
 async function toStdout(opts: ExportTicketsOptions, stats: ExportStats, spec: StreamSpec, window: Window, source: (ranges: readonly ExportRange[]) => TicketSource, flatten: FlattenStream): Promise<ExportResult> {
-  if (opts.format !== undefined && opts.format !== 'ndjson') throw invalidOption('format', '"ndjson" when the output is stdout (--out -)', opts.format);
   const store = opts.statePath !== undefined ? new StateStore(resolve(opts.statePath)) : undefined;
   const saved = await store?.load();
   const pos = saved?.position;
@@ -313,7 +318,7 @@ async function toStdout(opts: ExportTicketsOptions, stats: ExportStats, spec: St
  * export, it adds only what the table lacks, so it resumes, and replays each version once.
  */
 export async function replayTickets(opts: ReplayTicketsOptions): Promise<ExportResult> {
-  if (opts.out === '-') throw invalidOption('out', 'a folder for the lake (replay writes a table)', opts.out);
+  checkOptions('replay', opts);
   const stats = opts.stats ?? new ExportStats();
   const fields = await readArchivedFields(resolve(opts.rawDir));
   const storage = await openStorage(opts.out, { s3ForcePathStyle: opts.s3ForcePathStyle });

@@ -28,10 +28,11 @@ export class ExportStats {
     return Date.now() - this.startedAt;
   }
 
-  summary(): Record<string, number> {
+  /** The run's figures; the record count is named for the stream (`tickets`, `users`, ...). */
+  summary(records = 'tickets'): Record<string, number> {
     return {
       pages: this.pages,
-      tickets: this.tickets,
+      [records]: this.tickets,
       rows_written: this.rowsWritten,
       files_committed: this.filesCommitted,
       duplicates_skipped: this.duplicatesSkipped,

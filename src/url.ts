@@ -11,31 +11,31 @@ export function isLoopback(hostname: string): boolean {
  * The origin every request goes to: `https://NAME.zendesk.com`, or a base URL for proxies and the
  * stand-in. HTTPS only, except on loopback. Paths, queries and user info are refused.
  */
-export function resolveOrigin(opts: { subdomain?: string | undefined; baseUrl?: string | undefined }): string {
+export function resolveOrigin(opts: { subdomain?: string | undefined; baseUrl?: string | undefined }, names: { subdomain: string; baseUrl: string } = { subdomain: 'subdomain', baseUrl: 'baseUrl' }): string {
   if (opts.subdomain !== undefined && opts.baseUrl !== undefined) {
-    throw invalidOption('subdomain', 'given alone: --subdomain and --base-url both name the account', opts.subdomain);
+    throw invalidOption(names.subdomain, `given alone: ${names.subdomain} and ${names.baseUrl} both name the account`, opts.subdomain);
   }
   if (opts.subdomain !== undefined) {
     if (!SUBDOMAIN.test(opts.subdomain)) {
-      throw invalidOption('subdomain', 'a Zendesk subdomain such as "acme" (letters, digits and "-")', opts.subdomain);
+      throw invalidOption(names.subdomain, 'a Zendesk subdomain such as "acme" (letters, digits and "-")', opts.subdomain);
     }
     return `https://${opts.subdomain.toLowerCase()}.zendesk.com`;
   }
   if (opts.baseUrl === undefined) {
-    throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, 'the account is not named: give --subdomain NAME or --base-url URL (or ZENDESK_SUBDOMAIN / ZENDESK_BASE_URL)', { option: 'subdomain' });
+    throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `the account is not named: give ${names.subdomain} NAME or ${names.baseUrl} URL (or ZENDESK_SUBDOMAIN / ZENDESK_BASE_URL)`, { option: names.subdomain });
   }
   let url: URL;
   try {
     url = new URL(opts.baseUrl);
   } catch {
-    throw invalidOption('baseUrl', 'an absolute URL such as https://acme.zendesk.com', opts.baseUrl);
+    throw invalidOption(names.baseUrl, 'an absolute URL such as https://acme.zendesk.com', opts.baseUrl);
   }
-  if (url.username || url.password) throw invalidOption('baseUrl', 'a URL without user info (credentials come from the environment)', redactUrl(opts.baseUrl));
+  if (url.username || url.password) throw invalidOption(names.baseUrl, 'a URL without user info (credentials come from the environment)', redactUrl(opts.baseUrl));
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
-    throw invalidOption('baseUrl', 'an https:// URL (plain http is allowed on loopback only)', opts.baseUrl);
+    throw invalidOption(names.baseUrl, 'an https:// URL (plain http is allowed on loopback only)', opts.baseUrl);
   }
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
-    throw invalidOption('baseUrl', 'an origin without a path or query, such as https://acme.zendesk.com', opts.baseUrl);
+    throw invalidOption(names.baseUrl, 'an origin without a path or query, such as https://acme.zendesk.com', opts.baseUrl);
   }
   return url.origin;
 }

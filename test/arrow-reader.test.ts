@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { exportTickets } from '../src/export.js';
-import { listFiles, startMock, tempDir, tokenCredentials, dataFiles } from './helpers.js';
+import { startMock, tempDir, tokenCredentials, dataFiles } from './helpers.js';
 
 // A second independent reader: the Rust parquet crate behind Arrow (arrow-rs), compiled to WASM.
 const require = createRequire(import.meta.url);

@@ -29,7 +29,7 @@ describe('backpressure and bounded memory', () => {
 
   it('the CLI exporting a 100 MB page keeps a peak RSS far below the page size', async () => {
     const mock = await startMock({ tickets: 1000, hugeEvery: 1, hugeDescriptionBytes: 120 * 1024 });
-    const run = spawnCli(['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', '-', '--quiet'], mockEnv(mock));
+    const run = spawnCli(['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', '-'], mockEnv(mock));
     let lines = 0;
     run.child.stdout!.on('data', (d: Buffer) => {
       for (const b of d) if (b === 0x0a) lines++;

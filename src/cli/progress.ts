@@ -1,68 +1,105 @@
+import type { Logger } from '../log.js';
 import type { ExportStats } from '../stats.js';
 import { formatTime } from '../time.js';
 
+export interface ProgressOptions {
+  intervalMs?: number;
+  /** The generated_timestamp the run starts from (-1: measure from the first one seen). */
+  startWatermark?: number;
+  /** The window's end: the bar and the ETA measure toward it (default: now). */
+  endTime?: number | undefined;
+  /** What the records are called (`tickets`, `users`, ...). */
+  records?: string;
+  /** Log lines as JSON (no live bar). */
+  json?: boolean;
+  /** Where progress goes when there is no live bar. */
+  log?: Logger;
+}
+
 /**
- * Progress on stderr: a one-line bar on a TTY, a log line every `intervalMs` otherwise. Shows pages,
- * tickets, tickets/s, the generated_timestamp reached (as a date) and an ETA to now.
+ * Progress on stderr: a one-line bar on a terminal (text logs), a log line every `intervalMs`
+ * otherwise. Shows pages, records, records/s, the generated_timestamp reached and an ETA to the
+ * window's end (or to now for an open-ended run).
  */
 export class Progress {
+  readonly live: boolean;
   readonly #stats: ExportStats;
-  readonly #out: NodeJS.WriteStream | NodeJS.WritableStream;
-  readonly #tty: boolean;
+  readonly #out: NodeJS.WritableStream;
+  readonly #o: ProgressOptions;
   #startWatermark: number;
   #firstAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #lastLen = 0;
 
-  constructor(stats: ExportStats, out: NodeJS.WriteStream | NodeJS.WritableStream, opts: { intervalMs?: number; startWatermark?: number } = {}) {
+  constructor(stats: ExportStats, out: NodeJS.WritableStream, opts: ProgressOptions = {}) {
     this.#stats = stats;
     this.#out = out;
-    this.#tty = 'isTTY' in out && out.isTTY === true;
+    this.#o = opts;
+    this.live = 'isTTY' in out && out.isTTY === true && opts.json !== true;
     this.#startWatermark = opts.startWatermark ?? -1;
-    this.#timer = setInterval(() => this.tick(), opts.intervalMs ?? (this.#tty ? 250 : 10_000));
+    this.#timer = setInterval(() => this.tick(), opts.intervalMs ?? (this.live ? 250 : 10_000));
     this.#timer.unref();
   }
 
-  line(): string {
+  /** Where the run stands: fields for a JSON line, and the fraction done (undefined: unknown yet). */
+  figures(): { fields: Record<string, number | string>; fraction: number | undefined; eta: number | undefined } {
     const s = this.#stats;
     const secs = Math.max(0.001, s.elapsedMs() / 1000);
-    const rate = s.tickets / secs;
-    const parts = [`pages ${s.pages}`, `tickets ${s.tickets.toLocaleString('en-US')}`, `${Math.round(rate).toLocaleString('en-US')}/s`];
+    const records = this.#o.records ?? 'tickets';
+    const fields: Record<string, number | string> = { pages: s.pages, [records]: s.tickets, per_second: Math.round(s.tickets / secs) };
+    let fraction: number | undefined;
+    let eta: number | undefined;
     if (s.watermark >= 0) {
-      parts.push(`reached ${formatTime(s.watermark)}`);
+      fields.reached = formatTime(s.watermark);
       if (this.#startWatermark < 0) {
         // A new export: measure progress from the first timestamp seen.
         this.#startWatermark = s.watermark;
-        this.#firstAt = s.elapsedMs() / 1000;
+        this.#firstAt = secs;
       }
-      const now = Date.now() / 1000;
+      const end = Math.min(this.#o.endTime ?? Number.POSITIVE_INFINITY, Date.now() / 1000);
       const covered = s.watermark - this.#startWatermark;
-      const left = now - s.watermark;
+      const left = Math.max(0, end - s.watermark);
       const spent = secs - this.#firstAt;
-      if (covered > 0 && left > 0 && spent > 0) parts.push(`ETA ${duration((left / covered) * spent)} to now`);
-      if (this.#tty && covered + left > 0) parts.unshift(bar(covered / (covered + left)));
+      if (covered + left > 0) fraction = covered / (covered + left);
+      if (covered > 0 && left > 0 && spent > 0) eta = (left / covered) * spent;
+      if (eta !== undefined) fields.eta_seconds = Math.round(eta);
     }
-    if (s.retries > 0) parts.push(`retries ${s.retries}`);
-    if (s.rateLimited > 0) parts.push(`429s ${s.rateLimited}`);
-    if (s.rejects > 0) parts.push(`rejects ${s.rejects}`);
-    parts.push(`committed ${s.rowsWritten.toLocaleString('en-US')} rows in ${s.filesCommitted} files`);
+    if (s.retries > 0) fields.retries = s.retries;
+    if (s.rateLimited > 0) fields.rate_limited_429 = s.rateLimited;
+    if (s.rejects > 0) fields.rejects = s.rejects;
+    fields.committed_rows = s.rowsWritten;
+    fields.committed_files = s.filesCommitted;
+    return { fields, fraction, eta };
+  }
+
+  line(): string {
+    const { fields, fraction, eta } = this.figures();
+    const records = this.#o.records ?? 'tickets';
+    const parts = [`pages ${fields.pages}`, `${records} ${Number(fields[records]).toLocaleString('en-US')}`, `${Number(fields.per_second).toLocaleString('en-US')}/s`];
+    if (fields.reached !== undefined) parts.push(`reached ${fields.reached}`);
+    if (eta !== undefined) parts.push(`ETA ${duration(eta)} to ${this.#o.endTime !== undefined ? formatTime(this.#o.endTime) : 'now'}`);
+    if (this.live && fraction !== undefined) parts.unshift(bar(fraction));
+    if (fields.retries !== undefined) parts.push(`retries ${fields.retries}`);
+    if (fields.rate_limited_429 !== undefined) parts.push(`429s ${fields.rate_limited_429}`);
+    if (fields.rejects !== undefined) parts.push(`rejects ${fields.rejects}`);
+    parts.push(`committed ${Number(fields.committed_rows).toLocaleString('en-US')} rows in ${fields.committed_files} files`);
     return parts.join(' | ');
   }
 
   tick(): void {
-    const text = this.line();
-    if (this.#tty) {
+    if (this.live) {
+      const text = this.line();
       const pad = Math.max(0, this.#lastLen - text.length);
       this.#out.write(`\r${text}${' '.repeat(pad)}`);
       this.#lastLen = text.length;
-    } else {
-      this.#out.write(`progress: ${text}\n`);
-    }
+    } else if (this.#o.json) this.#o.log?.info('progress', this.figures().fields);
+    else if (this.#o.log) this.#o.log.info(`progress: ${this.line()}`);
+    else this.#out.write(`progress: ${this.line()}\n`);
   }
 
   /** A log line that does not collide with the live line on a terminal. */
-  log(message: string): void {
-    if (this.#tty && this.#lastLen > 0) {
+  print(message: string): void {
+    if (this.live && this.#lastLen > 0) {
       this.#out.write(`\r${' '.repeat(this.#lastLen)}\r${message}\n`);
       this.#lastLen = 0;
       this.tick();
@@ -72,11 +109,12 @@ export class Progress {
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    if (this.#tty && this.#lastLen > 0) this.#out.write('\n');
+    if (this.live && this.#lastLen > 0) this.#out.write('\n');
+    this.#lastLen = 0;
   }
 }
 
-/** `[######--------------] 31%`: how far the export has come from its first timestamp to now. */
+/** `[######--------------] 31%`: how far the run has come toward the window's end. */
 export function bar(fraction: number, width = 20): string {
   const f = Math.min(1, Math.max(0, fraction));
   const full = Math.round(f * width);

@@ -250,6 +250,11 @@ export class MockZendesk {
     this.requests.push(record);
 
     const auth = this.#authenticate(req.headers.authorization);
+    if (path === '/api/v2/users/me' && auth !== 'unauthorized') {
+      // An agent may read itself; only admins may use the incremental exports.
+      const role = auth === 'ok' ? 'admin' : 'agent';
+      return sendJson(res, 200, { user: { id: 1, url: `${this.#baseUrl}/api/v2/users/1.json`, name: 'Stand-in user', role, active: true } }, { 'x-rate-limit': '700', 'x-rate-limit-remaining': '699' });
+    }
     if (auth !== 'ok') {
       record.status = auth === 'forbidden' ? 403 : 401;
       return sendJson(res, record.status, auth === 'forbidden' ? { error: 'Forbidden', description: 'You do not have access to this page. Please contact the account owner of this help desk for further help.' } : { error: "Couldn't authenticate you" });

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { Checkpoint, isCheckpoint, isSideload, type Item } from '../checkpoint.js';
 import { compare, isEmpty, type Frontier, type Segment, type Window } from '../delivery.js';
-import { invalidOption } from '../errors.js';
+import { checkOptions } from '../options/normalize.js';
 import type { TicketRow } from '../flatten/flatten.js';
 import type { Column } from '../schema/ticket-schema.js';
 import type { ExportPosition } from '../source/pagination.js';
@@ -95,8 +95,8 @@ export class LakeSink extends Writable {
 
   constructor(opts: LakeSinkOptions) {
     super({ objectMode: true, highWaterMark: 16 });
+    checkOptions('export', { maxRowsPerFile: opts.maxRowsPerFile, maxBytesPerFile: opts.maxBytesPerFile, commitIntervalMs: opts.commitIntervalMs });
     const maxRows = opts.maxRowsPerFile ?? 100_000;
-    if (!Number.isInteger(maxRows) || maxRows < 1) throw invalidOption('maxRowsPerFile', 'a whole number >= 1', opts.maxRowsPerFile);
     this.#table = opts.table;
     this.#columns = opts.columns;
     this.#schemaVersion = opts.schemaVersion ?? (() => 0);

@@ -22,8 +22,12 @@ export class NdjsonStreamSink extends Writable {
     this.#stats = stats ?? new ExportStats();
     // A reader that goes away (`| head`) must end the run with a clear error, not crash the process.
     const onError = (err: NodeJS.ErrnoException): void => {
-      const why = err.code === 'EPIPE' ? 'the reader closed the pipe' : err.message;
-      this.destroy(new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot write NDJSON to the output stream: ${why} (${err.code ?? 'error'}); nothing after the last flushed checkpoint was saved as done`, {}, { cause: err }));
+      if (err.code === 'EPIPE') {
+        // The reader's choice (`| head`): stop where we are; nothing after the last flushed checkpoint counts as done.
+        this.destroy(new ZendeskEtlError(ErrorCodes.OUTPUT_CLOSED, 'the reader closed the output (EPIPE); stopped there', {}, { cause: err }));
+        return;
+      }
+      this.destroy(new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot write NDJSON to the output stream: ${err.message} (${err.code ?? 'error'}); nothing after the last flushed checkpoint was saved as done`, {}, { cause: err }));
     };
     out.on('error', onError);
     this.once('close', () => out.removeListener('error', onError));

@@ -13,12 +13,12 @@ export interface PartitionSpec {
 /** Rows whose partition field is null land here (Hive's convention). */
 export const DEFAULT_PARTITION = '__HIVE_DEFAULT_PARTITION__';
 
-export function parsePartitionSpec(text: string): PartitionSpec {
+export function parsePartitionSpec(text: string, option = 'partitionBy'): PartitionSpec {
   const m = /^([a-z_][a-z0-9_]*):(day|month|year)$/.exec(text);
-  if (!m) throw invalidOption('partitionBy', 'FIELD:day|month|year, such as updated_at:month', text);
+  if (!m) throw invalidOption(option, 'FIELD:day|month|year, such as updated_at:month', text);
   const field = m[1]!;
   if (TICKET_COLUMN_TYPES.get(field) !== 'timestamp' && field !== '_extracted_at') {
-    throw invalidOption('partitionBy', `a timestamp field (created_at, updated_at, due_at, _extracted_at), not ${field}`, text);
+    throw invalidOption(option, `a timestamp field (created_at, updated_at, due_at, _extracted_at), not ${field}`, text);
   }
   return { field, granularity: m[2] as Granularity };
 }

@@ -5,6 +5,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import type { Credentials } from '../auth.js';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import { redactUrl } from '../url.js';
+import { VERSION } from '../version.js';
 
 /**
  * HTTP for the exporter: undici `request()` on one keep-alive agent, with connect, headers and
@@ -28,7 +29,7 @@ export interface HttpResponse {
   url: string;
 }
 
-const USER_AGENT = 'zendesk-stream-etl/0.1 (+https://www.npmjs.com/package/zendesk-stream-etl)';
+const USER_AGENT = `zendesk-stream-etl/${VERSION} (+https://www.npmjs.com/package/zendesk-stream-etl)`;
 
 export class ZendeskHttp {
   readonly origin: string;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Checkpoint } from '../checkpoint.js';
-import { compare, contains, frontier, union, type ExportRange, type Frontier } from '../delivery.js';
+import { compare, contains, frontier, union, type ExportRange } from '../delivery.js';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import type { CustomField } from '../schema/custom-fields.js';
 import { ExportStats } from '../stats.js';

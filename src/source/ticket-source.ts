@@ -2,8 +2,10 @@ import Bottleneck from 'bottleneck';
 import pRetry from 'p-retry';
 import type { Credentials } from '../auth.js';
 import { Checkpoint, SideloadRecord, type Item } from '../checkpoint.js';
-import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import { ExportStats } from '../stats.js';
+import { silentLogger, type Logger } from '../log.js';
+import { checkOptions } from '../options/normalize.js';
 import { ZendeskHttp, type HttpTimeouts } from './http-client.js';
 import { PullSource } from './pull-source.js';
 import { createPageParser, type PageEvent, type ParserKind } from './page-parser.js';
@@ -66,6 +68,8 @@ export interface TicketSourceOptions {
   raw?: RawArchive;
   /** Clock, Unix seconds (the 1-minute floor on start_time). */
   now?: () => number;
+  /** Where retries, 429 waits and fallbacks are told (at info). Default: silent. */
+  log?: Logger;
 }
 
 
@@ -92,15 +96,13 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
 
   constructor(opts: TicketSourceOptions) {
     super(16);
+    checkOptions('export', { perPage: opts.perPage, pagination: opts.pagination, rateLimit: opts.rateLimit, retries: opts.retries, maxRetryTimeMs: opts.maxRetryTimeMs, supportTypeScope: opts.supportTypeScope, include: opts.include, parser: opts.parser });
     const perPage = opts.perPage ?? 1000;
-    if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw invalidOption('perPage', 'a whole number from 1 to 1000', opts.perPage);
     const spec = streamSpec(opts.stream ?? 'tickets');
     let mode = opts.position?.mode ?? opts.pagination ?? (spec.cursorPath ? 'cursor' : 'time');
-    if (mode !== 'cursor' && mode !== 'time') throw invalidOption('pagination', '"cursor" or "time"', mode);
     if (mode === 'cursor' && !spec.cursorPath) mode = 'time';
     if (mode === 'time' && !spec.timePath) mode = 'cursor';
     const rate = opts.rateLimit ?? spec.rateLimit[mode];
-    if (typeof rate !== 'number' || !(rate >= 0) || !Number.isFinite(rate)) throw invalidOption('rateLimit', 'a number of requests per minute >= 0 (0 turns the limiter off)', opts.rateLimit);
     this.#spec = spec;
     this.#opts = opts;
     this.#perPage = perPage;
@@ -181,6 +183,7 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
           if (err instanceof ZendeskEtlError && err.code === ErrorCodes.INVALID_CURSOR && req.endpoint === 'cursor' && req.cursor !== undefined) {
             p.cursorRejected();
             this.stats.notes.push(`the cursor was refused; resumed from start_time=${p.watermark} (the last delivered generated_timestamp)`);
+            (this.#opts.log ?? silentLogger).info('the cursor was refused: going on from the last delivered generated_timestamp', { start_time: p.watermark });
             continue;
           }
           if (err instanceof ZendeskEtlError && err.code === ErrorCodes.CLIENT_ERROR && err.status === 422 && req.endpoint === 'time') {
@@ -243,17 +246,21 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
         shouldRetry: ({ error }) => error instanceof ZendeskEtlError && error.retriable && !this.destroyed,
         // A 429 with Retry-After waits exactly that long (in onFailedAttempt), and no more.
         shouldConsumeRetry: ({ error }) => !(error instanceof ZendeskEtlError && error.code === ErrorCodes.RATE_LIMITED && error.retryAfterMs !== undefined),
-        onFailedAttempt: async ({ error }) => {
-          if (!(error instanceof ZendeskEtlError) || !error.retriable) return;
+        onFailedAttempt: async ({ error, retriesLeft }) => {
+          if (!(error instanceof ZendeskEtlError) || !error.retriable || this.destroyed) return;
           this.stats.retries++;
+          const log = this.#opts.log ?? silentLogger;
           if (error.code === ErrorCodes.RATE_LIMITED) {
             this.stats.rateLimited++;
             if (error.retryAfterMs !== undefined) {
+              log.info('rate limited (429): waiting Retry-After', { url: error.url ?? url, wait_ms: error.retryAfterMs });
               const t0 = performance.now();
               await sleep(error.retryAfterMs, this.#abort.signal);
               this.stats.rateWaitMs += performance.now() - t0;
+              return;
             }
           }
+          log.info('retrying a page', { url: error.url ?? url, attempt, retries_left: retriesLeft, cause: error.code, status: error.status, error: error.message });
         },
       },
     ).catch((err: unknown) => {

@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, statSync, type WriteStream } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -17,9 +17,20 @@ export class LocalStorage implements Storage {
   readonly url: string;
   readonly publishes = 'rename' as const;
 
-  constructor(root: string) {
+  /** A lake in `root`; a file where that folder (or one of its parents) should be is a usage error. */
+  constructor(root: string, option = 'out') {
     this.root = resolve(root);
     this.url = this.root;
+    for (let p = this.root; ; p = dirname(p)) {
+      let isDir: boolean | undefined;
+      try {
+        isDir = statSync(p).isDirectory();
+      } catch {
+        isDir = undefined; // not there (yet): look at its parent
+      }
+      if (isDir === false) throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `${option} must be a folder, but ${p} is a file`, { option, value: root, path: p });
+      if (isDir === true || dirname(p) === p) break;
+    }
   }
 
   /** The absolute path of a key; refuses anything that would leave the lake. */

@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { checkOptions } from '../options/normalize.js';
 import type { RowFileWriter } from '../sink/file-writers.js';
 import { duckdbConnection, sqlString } from '../sink/duckdb-parquet.js';
 import { LocalStorage } from '../storage/local-storage.js';
@@ -44,10 +45,9 @@ export interface CompactResult {
  * by DuckDB (the optional @duckdb/node-api); NDJSON files are concatenated.
  */
 export async function compactTable(opts: CompactOptions): Promise<CompactResult> {
+  checkOptions('compact', { minFiles: opts.minFiles, targetBytes: opts.targetBytes, table: opts.table });
   const minFiles = opts.minFiles ?? 8;
-  if (!Number.isInteger(minFiles) || minFiles < 2) throw invalidOption('minFiles', 'a whole number >= 2', opts.minFiles);
   const target = opts.targetBytes ?? 256 * 1024 * 1024;
-  if (!(target > 0)) throw invalidOption('targetBytes', 'a number of bytes > 0', opts.targetBytes);
   const storage: Storage = typeof opts.out === 'string' ? new LocalStorage(opts.out) : opts.out;
   const name = opts.table ?? 'tickets';
   const table = await LakeTable.open({ storage, name, onStep: opts.onCommitStep });

@@ -12,6 +12,8 @@ import { DataFile } from './data-file.js';
 import { LOG_DIR, PROTOCOL, columnsOf, newMetaData, schemaString, settingKey, type Action, type Snapshot } from './delta-log.js';
 import { LEASE_DIR, Lease, readLeases, type LeaseRecord } from './lease.js';
 import { TableLog } from './table-log.js';
+import { VERSION } from '../version.js';
+import { silentLogger, type Logger } from '../log.js';
 
 /** What a table pins in its log: a run with other settings is refused, and changes nothing. */
 export interface TableSettings {
@@ -50,6 +52,8 @@ export interface OpenTableOptions {
   /** The run's id (shared by the tables one run writes). */
   run?: string | undefined;
   onStep?: ((step: TableStep) => void) | undefined;
+  /** Where commits and cleanups are told (at info). Default: silent. */
+  log?: Logger | undefined;
 }
 
 /** A change to commit: files in and out, and what of the stream they make durable. */
@@ -73,7 +77,7 @@ export function newRunId(): string {
   return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
 }
 
-const ENGINE_INFO = 'zendesk-stream-etl/0.2.0';
+const ENGINE_INFO = `zendesk-stream-etl/${VERSION}`;
 const SETTINGS: (keyof TableSettings)[] = ['format', 'gzip', 'partitionBy', 'customFieldNames'];
 const DATA_FILE = /\.(parquet|ndjson|ndjson\.gz)$/;
 
@@ -119,6 +123,7 @@ export class LakeTable {
   readonly partition: PartitionSpec | undefined;
   readonly #log: TableLog;
   readonly #onStep: ((step: TableStep) => void) | undefined;
+  readonly #logger: Logger;
   #lease: Lease | undefined;
   #seq = 0;
   #ledger: { version: number; ledger: Ledger } | undefined;
@@ -133,6 +138,7 @@ export class LakeTable {
     this.settings = settings;
     this.#log = log;
     this.#onStep = o.onStep;
+    this.#logger = o.log ?? silentLogger;
     this.partition = settings.partitionBy === undefined ? undefined : parsePartitionSpec(settings.partitionBy);
     const w = o.writer ?? {};
     if (w.parquetEngine !== undefined && w.parquetEngine !== 'parquetjs' && w.parquetEngine !== 'duckdb') throw invalidOption('parquetEngine', '"parquetjs" or "duckdb"', w.parquetEngine);
@@ -265,6 +271,7 @@ export class LakeTable {
       throw err;
     }
     this.#onStep?.('committed');
+    this.#logger.info('committed', { table: `${this.storage.url}/${this.name}`, version: this.version, operation: change.operation, files_added: adds.length, rows_added: adds.reduce((n, f) => n + f.rows, 0), files_removed: removes.length });
     if (removes.length > 0 && this.storage.publishes === 'rename') {
       // A folder's glob readers see only what the table holds; object storage keeps them for vacuum.
       for (const p of removes) {
@@ -393,6 +400,7 @@ export class LakeTable {
       await this.#log.refresh();
       const s = this.#log.snapshot;
       for (const { key, record } of dead) {
+        if (record.promoting?.length || record.retiring?.length) this.#logger.info('cleaning up after a run that died', { table: `${this.storage.url}/${this.name}`, run: record.run, uncommitted_files: record.promoting?.length ?? 0, files_to_retire: record.retiring?.length ?? 0 });
         for (const p of record.promoting ?? []) if (!s.files.has(p)) await this.storage.delete(joinKey(this.name, p));
         if (this.storage.publishes === 'rename') {
           for (const p of record.retiring ?? []) if (s.removed.has(p)) await this.storage.delete(joinKey(this.name, p));
@@ -422,13 +430,18 @@ function resolveSettings(where: string, s: Snapshot, asked: Partial<TableSetting
   }
   if (asked.partitionBy !== undefined) parsePartitionSpec(asked.partitionBy);
   const meta = s.metaData;
-  if (!meta) return { ...DEFAULT_TABLE_SETTINGS, ...definedOnly(asked) };
+  if (!meta) {
+    const fresh = { ...DEFAULT_TABLE_SETTINGS, ...definedOnly(asked) };
+    if (fresh.gzip && fresh.format === 'parquet') throw invalidOption('gzip', 'used with NDJSON only (Parquet is compressed by compression)', true);
+    return fresh;
+  }
   const pinned: TableSettings = {
     format: meta.configuration[settingKey('format')] === 'ndjson' ? 'ndjson' : 'parquet',
     gzip: meta.configuration[settingKey('gzip')] === 'true',
     partitionBy: meta.configuration[settingKey('partitionBy')] || undefined,
     customFieldNames: meta.configuration[settingKey('customFieldNames')] === 'title' ? 'title' : 'id',
   };
+  if (asked.gzip === true && pinned.format === 'parquet') throw invalidOption('gzip', `used with NDJSON only: ${where} is a Parquet table (compressed by compression)`, true);
   for (const k of SETTINGS) {
     const given = asked[k];
     if (given === undefined) continue;

@@ -1,4 +1,4 @@
-import { invalidOption } from '../errors.js';
+import { checkOptions } from '../options/normalize.js';
 import { LocalStorage } from '../storage/local-storage.js';
 import type { Storage } from '../storage/storage.js';
 import { LOG_DIR } from './delta-log.js';
@@ -31,8 +31,8 @@ export interface VacuumResult {
  * sees them until this runs. Unfinished multipart uploads older than the retention go too.
  */
 export async function vacuumTable(opts: VacuumOptions): Promise<VacuumResult> {
+  checkOptions('vacuum', { retentionHours: opts.retentionHours, dryRun: opts.dryRun, table: opts.table });
   const hours = opts.retentionHours ?? 168;
-  if (!(hours >= 0) || !Number.isFinite(hours)) throw invalidOption('retentionHours', 'a number of hours >= 0', opts.retentionHours);
   const storage: Storage = typeof opts.out === 'string' ? new LocalStorage(opts.out) : opts.out;
   const name = opts.table ?? 'tickets';
   const table = await LakeTable.open({ storage, name });

@@ -1,0 +1,68 @@
+import { credentialsFromEnv } from '../../auth.js';
+import { invalidOption } from '../../errors.js';
+import { exportStream, replayTickets, type ExportTicketsOptions, type ReplayTicketsOptions } from '../../export.js';
+import { STREAM_NAMES } from '../../options/table.js';
+import type { StreamName } from '../../streams.js';
+import type { TableStep } from '../../table/lake-table.js';
+import { resolveOrigin } from '../../url.js';
+import { prepare, type CliIo } from '../context.js';
+import { runReported } from '../run-report.js';
+
+const ACCOUNT = { subdomain: '--subdomain', baseUrl: '--base-url' };
+
+/** Test hook: die at a named step of a table commit, as a kill -9 would. */
+function crashHook(env: NodeJS.ProcessEnv): ((step: TableStep) => void) | undefined {
+  const at = env.ZENDESK_ETL_CRASH_AT;
+  if (!at) return undefined;
+  let n = Number(env.ZENDESK_ETL_CRASH_AFTER ?? '0');
+  return (step) => {
+    if (step === at && n-- <= 0) process.kill(process.pid, 'SIGKILL');
+  };
+}
+
+/** `zendesk-etl export <stream>`: export (or go on exporting) a stream into its table. */
+export async function exportCommand(args: string[], io: CliIo): Promise<number> {
+  const ctx = prepare('export', args, io, {
+    name: 'zendesk-etl export',
+    usage: 'zendesk-etl export <tickets|ticket_events|users|organizations> --out DIR|s3://BUCKET/PREFIX|- [options]',
+    about:
+      'Export a stream into its table of the lake, exactly once: a run exports what the table lacks of its window\n' +
+      '([--start-time, --end-time), open-ended by default), so the same command resumes after any stop.\n' +
+      'Credentials come from the environment only: ZENDESK_OAUTH_TOKEN, or ZENDESK_EMAIL with ZENDESK_API_TOKEN\n' +
+      '(or ZENDESK_PASSWORD); each also as a file, with the _FILE suffix.',
+  });
+  if (typeof ctx === 'number') return ctx;
+  const stream = ctx.positionals[0];
+  if (stream === undefined || !(STREAM_NAMES as readonly string[]).includes(stream)) throw invalidOption('stream', `one of ${STREAM_NAMES.join(', ')} (zendesk-etl export tickets ...)`, stream ?? null);
+  if (ctx.positionals.length > 1) throw invalidOption('arguments', 'one stream', ctx.positionals.slice(1).join(' '));
+  const o = ctx.options as Partial<ExportTicketsOptions> & { subdomain?: string; baseUrl?: string; out?: string };
+  if (o.out === undefined) throw invalidOption('--out', 'a folder or s3://BUCKET/PREFIX for the lake, or - for NDJSON on stdout', null);
+  const origin = resolveOrigin({ subdomain: o.subdomain, baseUrl: o.baseUrl }, ACCOUNT);
+  const opts: ExportTicketsOptions = {
+    ...o,
+    out: o.out,
+    origin,
+    credentials: credentialsFromEnv(ctx.env),
+    format: o.format ?? (o.out === '-' ? 'ndjson' : undefined),
+    signal: io.signal,
+    stdout: io.stdout,
+    onCommitStep: crashHook(io.env),
+  };
+  return runReported(ctx, opts, stream, o.out, (x) => exportStream(stream as StreamName, x));
+}
+
+/** `zendesk-etl replay DIR --out LAKE`: rebuild a table from a raw archive, without Zendesk. */
+export async function replayCommand(args: string[], io: CliIo): Promise<number> {
+  const ctx = prepare('replay', args, io, {
+    name: 'zendesk-etl replay',
+    usage: 'zendesk-etl replay DIR --out DIR|s3://BUCKET/PREFIX [options]',
+    about: 'Replay a raw archive (written by export --raw DIR) into a table: each version the export took from a page,\nonce, and only what the table lacks. Nothing calls Zendesk.',
+  });
+  if (typeof ctx === 'number') return ctx;
+  const rawDir = ctx.positionals[0];
+  if (rawDir === undefined) throw invalidOption('DIR', 'the raw archive folder (zendesk-etl replay DIR --out LAKE)', null);
+  const o = ctx.options as Partial<ReplayTicketsOptions>;
+  if (o.out === undefined) throw invalidOption('--out', 'a folder or s3://BUCKET/PREFIX for the lake', null);
+  const opts: ReplayTicketsOptions = { ...o, out: o.out, rawDir, signal: io.signal, stdout: io.stdout, onCommitStep: crashHook(io.env) };
+  return runReported(ctx, opts, 'tickets', o.out, replayTickets);
+}

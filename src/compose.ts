@@ -1,6 +1,7 @@
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { Checkpoint, isCheckpoint, isSideload, type Item, type SideloadRecord } from './checkpoint.js';
 import { invalidOption } from './errors.js';
+import { OBJECT_HIGH_WATER_MARK } from './flow.js';
 
 /**
  * Stages for composing pipelines of your own. Each one passes checkpoints (and sideload rows) through
@@ -14,7 +15,7 @@ class RowStage<A, B> extends Transform {
   readonly #fn: (row: A) => B | undefined | Promise<B | undefined>;
 
   constructor(fn: (row: A) => B | undefined | Promise<B | undefined>) {
-    super({ objectMode: true, highWaterMark: 16 });
+    super({ objectMode: true, highWaterMark: OBJECT_HIGH_WATER_MARK });
     this.#fn = fn;
   }
 
@@ -66,7 +67,7 @@ export class TeeSink extends Writable {
   readonly #pending = new Map<Checkpoint, number>();
 
   constructor(a: Writable, b: Writable) {
-    super({ objectMode: true, highWaterMark: 16 });
+    super({ objectMode: true, highWaterMark: OBJECT_HIGH_WATER_MARK });
     this.#a = a;
     this.#b = b;
     for (const sink of [a, b]) {

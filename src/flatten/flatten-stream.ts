@@ -5,6 +5,7 @@ import type { ZendeskTicket } from '../source/ticket-source.js';
 import { ExportStats } from '../stats.js';
 import type { Column, ColumnType } from '../schema/ticket-schema.js';
 import { flattenRecord, type TicketRow } from './flatten.js';
+import { OBJECT_HIGH_WATER_MARK } from '../flow.js';
 
 export interface FlattenOptions {
   /** Custom ticket fields (tickets only). */
@@ -36,7 +37,7 @@ export class FlattenStream extends Transform {
   readonly #sideloadTypes = new Map<string, ReadonlyMap<string, ColumnType>>();
 
   constructor(opts: FlattenOptions) {
-    super({ objectMode: true, highWaterMark: 16 });
+    super({ objectMode: true, highWaterMark: OBJECT_HIGH_WATER_MARK });
     this.#opts = opts;
     this.#stats = opts.stats ?? new ExportStats();
     this.#extractedAt = (opts.extractedAt ?? new Date()).toISOString();

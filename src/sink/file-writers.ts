@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
-import parquet, { type ParquetWriter } from 'parquetjs-lite';
+import type { ParquetWriter } from 'parquetjs-lite';
 import { createRequire } from 'node:module';
 import { ErrorCodes, ZendeskEtlError, fsReason } from '../errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
@@ -214,6 +214,8 @@ export class ParquetFormat implements RowFormat {
   }
 
   async open(file: PendingFile, columns: readonly Column[]): Promise<RowFileWriter> {
+    // Loaded only when a file is written with it (an NDJSON run never pays for it).
+    const parquet = (await import('parquetjs-lite')).default;
     letBigintsThrough();
     const ordered = bigTextLast(columns);
     const schema = new parquet.ParquetSchema(parquetSchemaFields(ordered, this.#opts.compression));

@@ -10,6 +10,7 @@ import type { DataFile } from '../table/data-file.js';
 import type { LakeTable } from '../table/lake-table.js';
 import { writeError } from './file-writers.js';
 import { partitionValue } from './partition.js';
+import { OBJECT_HIGH_WATER_MARK } from '../flow.js';
 
 /** A table for sideload rows (`include=users,...`), and the columns its rows have. */
 export interface SideloadTable {
@@ -94,7 +95,7 @@ export class LakeSink extends Writable {
   #committed: Committed;
 
   constructor(opts: LakeSinkOptions) {
-    super({ objectMode: true, highWaterMark: 16 });
+    super({ objectMode: true, highWaterMark: OBJECT_HIGH_WATER_MARK });
     checkOptions('export', { maxRowsPerFile: opts.maxRowsPerFile, maxBytesPerFile: opts.maxBytesPerFile, commitIntervalMs: opts.commitIntervalMs });
     const maxRows = opts.maxRowsPerFile ?? 100_000;
     this.#table = opts.table;

@@ -4,6 +4,7 @@ import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
 import { toJsonLine } from '../flatten/json-line.js';
 import { ExportStats } from '../stats.js';
+import { OBJECT_HIGH_WATER_MARK } from '../flow.js';
 
 /**
  * NDJSON to any byte stream (stdout for `--out -`): one JSON object per line, with backpressure.
@@ -17,7 +18,7 @@ export class NdjsonStreamSink extends Writable {
   #len = 0;
 
   constructor(out: NodeJS.WritableStream, stats?: ExportStats) {
-    super({ objectMode: true, highWaterMark: 16 });
+    super({ objectMode: true, highWaterMark: OBJECT_HIGH_WATER_MARK });
     this.#out = out;
     this.#stats = stats ?? new ExportStats();
     // A reader that goes away (`| head`) must end the run with a clear error, not crash the process.

@@ -1,5 +1,6 @@
-import Assembler from 'stream-json/Assembler.js';
-import StreamJsonParser from 'stream-json/Parser.js';
+import { createRequire } from 'node:module';
+import type Assembler from 'stream-json/Assembler.js';
+import type StreamJsonParser from 'stream-json/Parser.js';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import { PageScanner, type PageScannerOptions } from './page-scanner.js';
 
@@ -42,14 +43,25 @@ interface Token {
   value?: string;
 }
 
+/** stream-json, loaded only when it is asked for (the scanner is the default). */
+let streamJson: { Parser: typeof StreamJsonParser; Assembler: typeof Assembler } | undefined;
+function loadStreamJson(): NonNullable<typeof streamJson> {
+  const require = createRequire(import.meta.url);
+  streamJson ??= { Parser: require('stream-json/Parser.js') as typeof StreamJsonParser, Assembler: require('stream-json/Assembler.js') as typeof Assembler };
+  return streamJson;
+}
+
 /**
- * stream-json's Parser driven synchronously: its tokens are collected as they are pushed, then
- * assembled one element at a time.
+ * stream-json's Parser driven synchronously through its public `write()` and `end()`: a subclass
+ * collects the tokens it pushes and the error its transform reports, then they are assembled one
+ * element at a time.
  */
 class StreamJsonPageParser implements PageParser {
   readonly #out: PageEvent[];
   readonly #tokens: Token[] = [];
   readonly #parser: StreamJsonParser;
+  readonly #Assembler: typeof Assembler;
+  #failure: Error | undefined;
   #depth = 0;
   #key = '';
   #inArray = false;
@@ -60,33 +72,50 @@ class StreamJsonPageParser implements PageParser {
 
   constructor(out: PageEvent[]) {
     this.#out = out;
+    const { Parser, Assembler: Asm } = loadStreamJson();
+    this.#Assembler = Asm;
     const tokens = this.#tokens;
-    // Collect tokens synchronously instead of buffering them in the Readable side.
-    this.#parser = new (class extends StreamJsonParser {
+    const fail = (err: Error | null | undefined): void => {
+      if (err) this.#failure ??= err;
+    };
+    // Tokens are collected as they are pushed, and the transform's error as it is reported, both
+    // synchronously: nothing waits in the Readable side, and no error goes through 'error' events.
+    this.#parser = new (class extends Parser {
       override push(chunk: unknown): boolean {
         if (chunk !== null) tokens.push(chunk as Token);
         return true;
       }
+      override _transform(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+        super._transform(chunk, encoding, (err?: Error | null) => {
+          fail(err);
+          callback();
+        });
+      }
+      override _flush(callback: (error?: Error | null) => void): void {
+        super._flush((err?: Error | null) => {
+          fail(err);
+          callback();
+        });
+      }
     })({ packValues: true, streamValues: false });
+    this.#parser.on('error', fail);
   }
 
   write(chunk: Buffer): void {
-    this.#run((cb) => (this.#parser as unknown as { _transform(c: Buffer, e: string, cb: (err?: Error | null) => void): void })._transform(chunk, 'buffer', cb));
+    this.#run(() => this.#parser.write(chunk));
     this.#bytes += chunk.length;
   }
 
   end(): void {
-    this.#run((cb) => (this.#parser as unknown as { _flush(cb: (err?: Error | null) => void): void })._flush(cb));
+    this.#run(() => this.#parser.end());
     if (!this.#closed) {
       throw new ZendeskEtlError(ErrorCodes.MALFORMED_PAGE, `malformed page: the body ended early after ${this.#bytes} bytes (byte ${this.#bytes})`, { byteOffset: this.#bytes });
     }
   }
 
-  #run(step: (cb: (err?: Error | null) => void) => void): void {
-    let failure: Error | null | undefined;
-    step((err) => {
-      failure = err;
-    });
+  #run(step: () => void): void {
+    step();
+    const failure = this.#failure;
     if (failure) {
       throw new ZendeskEtlError(ErrorCodes.MALFORMED_PAGE, `malformed page: ${failure.message} (near byte ${this.#bytes})`, { byteOffset: this.#bytes }, { cause: failure });
     }
@@ -136,7 +165,7 @@ class StreamJsonPageParser implements PageParser {
   }
 
   #startValue(t: Token): void {
-    const asm = new Assembler();
+    const asm = new this.#Assembler();
     asm.consume(t);
     if (asm.done) this.#emitValue(asm.current);
     else this.#asm = asm;

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { OBJECT_HIGH_WATER_MARK } from '../flow.js';
 
 /**
  * The shell of a pull-based source: an object-mode `Readable` whose producer is one async loop,
@@ -9,7 +10,7 @@ export abstract class PullSource<T> extends Readable {
   #started = false;
   #wake: (() => void) | undefined;
 
-  constructor(highWaterMark = 16) {
+  constructor(highWaterMark = OBJECT_HIGH_WATER_MARK) {
     super({ objectMode: true, highWaterMark });
   }
 

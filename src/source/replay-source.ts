@@ -55,7 +55,7 @@ export class ReplaySource extends PullSource<ZendeskTicket | Checkpoint> {
   #complete = false;
 
   constructor(opts: ReplaySourceOptions) {
-    super(16);
+    super();
     this.#o = opts;
     this.#spec = streamSpec(opts.stream ?? 'tickets');
     this.stats = opts.stats ?? new ExportStats();

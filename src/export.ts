@@ -160,7 +160,9 @@ async function openTable(opts: LakeRunOptions, storage: Storage, spec: StreamSpe
 async function runIntoTable(opts: LakeRunOptions, stats: ExportStats, table: LakeTable, window: Window, source: RunnableSource, flatten: FlattenStream, columns: () => Column[], schemaVersion: () => number, sideloads: boolean, start: Omit<RunStart, 'position'>): Promise<ExportResult> {
   const opened: LakeTable[] = [];
   const sideloadTable = async (name: string): Promise<SideloadTable> => {
-    const t = await LakeTable.open({ storage: table.storage, name: `${table.name}__${name}`, settings: table.settings, writer: { parquetEngine: opts.parquetEngine, compression: opts.compression, rowGroupSize: opts.rowGroupSize }, run: table.run, onStep: opts.onCommitStep, log: opts.log });
+    // Sideload rows are snapshots of related records: their tables are not partitioned.
+    const { format, gzip, customFieldNames } = table.settings;
+    const t = await LakeTable.open({ storage: table.storage, name: `${table.name}__${name}`, settings: { format, gzip, customFieldNames }, writer: { parquetEngine: opts.parquetEngine, compression: opts.compression, rowGroupSize: opts.rowGroupSize }, run: table.run, onStep: opts.onCommitStep, log: opts.log });
     opened.push(t);
     await t.begin('export', window);
     return { table: t, columns: () => [...sideloadColumns(name), ...METADATA_COLUMNS] };

@@ -59,7 +59,7 @@ describe('the other incremental streams, through the same machinery', () => {
   it('sideloads land in tables of their own (tickets__users, ...), never mixed into ticket rows', async () => {
     const mock = await startMock({ tickets: 1500 });
     const out = await tempDir();
-    const run = await runCli(['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--include', 'users,groups,organizations,metric_sets'], mockEnv(mock));
+    const run = await runCli(['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--include', 'users,groups,organizations,metric_sets', '--partition-by', 'updated_at:month'], mockEnv(mock));
     expect(run.code, run.stderr).toBe(0);
     for (const table of ['users', 'groups', 'organizations', 'metric_sets']) {
       const [n] = await duck(`SELECT count(*) AS n, count(DISTINCT ${table === 'metric_sets' ? 'ticket_id' : 'id'}) AS d FROM ${parquetGlob(out, `tickets__${table}`)}`);

@@ -223,12 +223,13 @@ export class LakeTable {
    */
   async newFile(partitionValue: string | null | undefined, columns: readonly Column[], open?: (file: PendingFile) => Promise<RowFileWriter>): Promise<DataFile> {
     this.#requireLease();
+    if (this.partition && partitionValue === undefined) throw new Error(`${this.name} is partitioned by ${this.settings.partitionBy}: a new file needs its partition value`);
     const seq = String(this.#seq++).padStart(5, '0');
     const name = `part-${this.run}-${seq}.${this.format.extension}`;
-    const folder = this.partition && partitionValue !== undefined ? partitionFolder(this.partition, partitionValue) : '';
+    const folder = this.partition ? partitionFolder(this.partition, partitionValue ?? null) : '';
     const path = joinKey(folder, name);
     const pending = await this.storage.create(joinKey(this.name, path), joinKey('_staging', this.name, this.run, `${seq}.${this.format.extension}.inprogress`));
-    const partitionValues: Record<string, string | null> = this.partition && partitionValue !== undefined ? { [partitionColumn(this.partition)]: partitionValue } : {};
+    const partitionValues: Record<string, string | null> = this.partition ? { [partitionColumn(this.partition)]: partitionValue ?? null } : {};
     try {
       const writer = open ? await open(pending) : await this.format.open(pending, columns);
       return new DataFile(path, partitionValues, columns, pending, writer);

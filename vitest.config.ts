@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Suites that need a real S3 or Redis server run in scripts of their own (npm run test:s3, test:redis).
-    exclude: ['**/node_modules/**', '**/.git/**', 'test/s3/**', 'test/redis/**'],
+    // Suites that need a real S3 or Redis server, and the long kill -9 runs, have scripts of their own
+    // (npm run test:s3, test:redis, test:crash).
+    exclude: ['**/node_modules/**', '**/.git/**', 'test/s3/**', 'test/redis/**', 'test/crash/**'],
     testTimeout: 120_000,
     hookTimeout: 60_000,
     // Two cores: forks in parallel, each test file its own process.

@@ -4,8 +4,9 @@
  *   fetch-request | fetch-api       read every page with undici request() / fetch(), nothing else
  *   handwritten                     the baseline exporter: request, JSON.parse the page, JSON.stringify per row
  *   handwritten-then-duckdb         the baseline for Parquet: the above, then DuckDB COPY to Parquet
- *   ndjson | parquet | parquet-duckdb   zendesk-stream-etl's exportTickets
- * Usage: tsx benchmarks/e2e.bench.ts --variant V --url URL --tickets N   (credentials in the environment)
+ *   ndjson | parquet                 zendesk-stream-etl's exportTickets (parquet: --engine E, default the default)
+ * Usage: tsx benchmarks/e2e.bench.ts --variant V --url URL --tickets N [--per-page P] [--engine wasm|parquetjs|duckdb] [--size LABEL]
+ * (credentials in the environment)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -14,18 +15,20 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { request } from 'undici';
 import { credentialsFromEnv } from '../src/auth.js';
-import { exportTickets } from '../src/export.js';
+import { exportTickets, type ExportTicketsOptions } from '../src/export.js';
 import { arg, measure } from './harness.js';
 
 const variant = arg('variant') ?? 'ndjson';
 const url = arg('url')!;
-const n = arg('tickets') ?? '?';
+const n = arg('size') ?? arg('tickets') ?? '?';
+const perPage = Number(arg('per-page') ?? '1000');
+const engine = arg('engine');
 const credentials = credentialsFromEnv();
 const dir = mkdtempSync(join(tmpdir(), 'zde-e2e-'));
 const headers = { authorization: credentials.authorization(), 'accept-encoding': 'identity' };
 
 function pageUrl(cursor: string | undefined): string {
-  return `${url}/api/v2/incremental/tickets/cursor.json?${cursor ? `cursor=${encodeURIComponent(cursor)}` : 'start_time=0'}&per_page=1000&support_type_scope=all`;
+  return `${url}/api/v2/incremental/tickets/cursor.json?${cursor ? `cursor=${encodeURIComponent(cursor)}` : 'start_time=0'}&per_page=${perPage}&support_type_scope=all`;
 }
 
 /** The hand-written exporter a data engineer would write first: whole pages, JSON.parse, stringify. */
@@ -63,7 +66,7 @@ async function fetchOnly(api: 'request' | 'fetch'): Promise<{ tickets: number; b
     if (!m || m[2] === 'true') break;
     cursor = m[1];
   }
-  return { tickets: pages * 1000, bytes };
+  return { tickets: pages * perPage, bytes };
 }
 
 try {
@@ -80,9 +83,10 @@ try {
     });
   } else {
     const format = variant === 'ndjson' ? 'ndjson' : 'parquet';
-    const name = variant === 'ndjson' ? 'zendesk-stream-etl, NDJSON' : variant === 'parquet' ? 'zendesk-stream-etl, Parquet (parquetjs-lite)' : 'zendesk-stream-etl, Parquet (duckdb engine)';
+    const name = format === 'ndjson' ? 'zendesk-stream-etl, NDJSON' : `zendesk-stream-etl, Parquet (${engine ?? 'default'} engine)`;
     await measure('e2e', name, n, async () => {
-      const r = await exportTickets({ origin: url, credentials, out: join(dir, 'lake'), format, rateLimit: 0, parquetEngine: variant === 'parquet-duckdb' ? 'duckdb' : 'parquetjs' });
+      const parquetEngine = format === 'parquet' ? (engine as ExportTicketsOptions['parquetEngine']) : undefined;
+      const r = await exportTickets({ origin: url, credentials, out: join(dir, 'lake'), format, rateLimit: 0, perPage, parquetEngine });
       if (!r.complete) throw new Error('export incomplete');
       return { tickets: r.stats.tickets, bytes: r.stats.bytes };
     });

@@ -213,3 +213,13 @@ describe('progress', () => {
     expect(p.line()).toMatch(/ETA \S+ to 1970-01-12T13:53:20Z/);
   });
 });
+
+describe('options in the library', () => {
+  it('are checked in the library\'s units, and errors name the key', async () => {
+    const { checkOptions } = await import('../src/options/normalize.js');
+    expect(() => checkOptions('export', { timeouts: { bodyIdle: 30_000 }, maxBytesPerFile: 64 * 1024 * 1024, maxRetryTimeMs: 60_000 })).not.toThrow();
+    expect(() => checkOptions('export', { timeouts: { bodyIdle: 0 } })).toThrow(/^timeouts\.bodyIdle must be a whole number from 1 to 3600000, got 0$/);
+    expect(() => checkOptions('export', { perPage: 1001 })).toThrow(/^perPage must be a whole number from 1 to 1000, got 1001$/);
+    expect(() => checkOptions('export', { startTime: 10, endTime: 5 })).toThrow(/^endTime must be later than startTime \(10\), got 5$/);
+  });
+});

@@ -7,6 +7,8 @@ import { TicketSource, type ZendeskTicket } from '../src/source/ticket-source.js
 import { checkExactlyOnce, lakeVersions, startMock, tempDir, tokenCredentials } from './helpers.js';
 
 const FAST = { rateLimit: 0, minRetryDelayMs: 1, maxRetryDelayMs: 20, timeouts: { bodyIdle: 400, headers: 2000, connect: 2000 } } as const;
+/** Timeouts no busy machine reaches: only the fault under test makes a request fail. */
+const PATIENT = { ...FAST, timeouts: { bodyIdle: 30_000, headers: 30_000, connect: 10_000 } } as const;
 
 async function versionsOf(source: TicketSource): Promise<string[]> {
   const out: string[] = [];
@@ -20,13 +22,16 @@ describe('fault matrix: each fault alone, both modes', () => {
       const mock = await startMock({ tickets: 1200, retryAfterSeconds: 0, dripMs: 1 });
       for (const mode of ['cursor', 'time'] as const) {
         mock.injectFaults(fault, fault);
-        const source = new TicketSource({ origin: mock.url, credentials: tokenCredentials(mock), pagination: mode, perPage: 400, ...FAST });
+        // The stall needs a short idle timeout to be detected; on a busy machine that timeout may also
+        // catch a slow ordinary page, so for it the count is a lower bound.
+        const source = new TicketSource({ origin: mock.url, credentials: tokenCredentials(mock), pagination: mode, perPage: 400, ...(fault === 'stall' ? FAST : PATIENT) });
         const got = await versionsOf(source);
         const r = checkExactlyOnce(got, mock.expectedTickets());
         expect(r.missing).toEqual([]);
         expect(r.duplicates).toEqual([]);
         const expectRetries = fault === 'slow-drip' ? 0 : 2;
-        expect(source.stats.retries).toBe(expectRetries);
+        if (fault === 'stall') expect(source.stats.retries).toBeGreaterThanOrEqual(2);
+        else expect(source.stats.retries).toBe(expectRetries);
         if (fault.startsWith('rate-limit')) expect(source.stats.rateLimited).toBe(2);
       }
     });
@@ -55,7 +60,7 @@ describe('retry budget and rate limits', () => {
   it('GET ticket_fields is retried too: a 503 on it does not stop the run', async () => {
     const mock = await startMock({ tickets: 300 });
     mock.injectFieldFaults(2);
-    const result = await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out: await tempDir(), ...FAST });
+    const result = await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out: await tempDir(), ...PATIENT });
     expect(result.complete).toBe(true);
     expect(mock.requests.filter((r) => r.path === '/api/v2/ticket_fields').map((r) => r.status)).toEqual([503, 503, 200]);
   });
@@ -82,7 +87,7 @@ describe('retry budget and rate limits', () => {
   it('gives up after the configured attempts with an error naming the URL, status, attempts and last cause', async () => {
     const mock = await startMock({ tickets: 500 });
     mock.injectFaults(...Array<FaultKind>(10).fill('status-503'));
-    const source = new TicketSource({ origin: mock.url, credentials: tokenCredentials(mock), retries: 3, ...FAST });
+    const source = new TicketSource({ origin: mock.url, credentials: tokenCredentials(mock), retries: 3, ...PATIENT });
     const err = (await versionsOf(source).catch((e: unknown) => e)) as ZendeskEtlError;
     expect(err).toBeInstanceOf(ZendeskEtlError);
     expect(err.code).toBe('ZDE_RETRIES_EXHAUSTED');
@@ -97,17 +102,19 @@ describe('retry budget and rate limits', () => {
     const mock = await startMock({ tickets: 300, retryAfterSeconds: 1 });
     mock.injectFaults('rate-limit', 'rate-limit', 'rate-limit');
     // One retry allowed, three 429s: they must not count against it.
-    const source = new TicketSource({ origin: mock.url, credentials: tokenCredentials(mock), retries: 1, ...FAST });
+    const waits: unknown[] = [];
+    const log = { error() {}, warn() {}, debug() {}, info: (msg: string, fields?: Record<string, unknown>) => msg.startsWith('rate limited') && waits.push(fields?.wait_ms) };
+    const source = new TicketSource({ origin: mock.url, credentials: tokenCredentials(mock), retries: 1, ...PATIENT, log });
     const got = await versionsOf(source);
     expect(got.length).toBe(mock.expectedTickets().length);
     const times = mock.requests.filter((r) => r.path.includes('incremental')).map((r) => r.at);
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(1000);
     expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(1000);
     expect(times[3]! - times[2]!).toBeGreaterThanOrEqual(1000);
-    // No more than Retry-After adds up to (3 s), give or take scheduling.
-    expect(times[3]! - times[0]!).toBeLessThan(3600);
+    // Each wait is exactly what Retry-After said, no backoff added on top.
+    expect(waits).toEqual([1000, 1000, 1000]);
     expect(source.stats.rateLimited).toBe(3);
-    expect(source.stats.rateWaitMs).toBeGreaterThanOrEqual(3000);
+    expect(source.stats.retries).toBe(3);
   });
 
   it('a stalled body hits the idle timeout and is retried, never hanging the run', async () => {
@@ -116,6 +123,7 @@ describe('retry budget and rate limits', () => {
     const source = new TicketSource({ origin: mock.url, credentials: tokenCredentials(mock), ...FAST, timeouts: { bodyIdle: 300 } });
     const got = await versionsOf(source);
     expect(checkExactlyOnce(got, mock.expectedTickets()).missing).toEqual([]);
-    expect(source.stats.retries).toBe(1);
+    expect(mock.requests.filter((r) => r.fault === 'stall').length).toBe(1);
+    expect(source.stats.retries).toBeGreaterThanOrEqual(1); // a busy machine may time out a slow ordinary page too
   });
 });

@@ -54,8 +54,10 @@ export function coerceOption(spec: OptionSpec, raw: unknown, source: OptionSourc
     case 'number': {
       const n = typeof raw === 'number' ? raw : text && raw.trim() !== '' ? Number(raw.trim()) : Number.NaN;
       const whole = spec.kind === 'int';
-      const min = spec.min ?? Number.MIN_SAFE_INTEGER;
-      const max = spec.max ?? Number.MAX_SAFE_INTEGER;
+      // Bounds are in the library's unit; a flag's value is in the flag's (the library's / scale).
+      const unit = cli ? (spec.scale ?? 1) : 1;
+      const min = spec.min === undefined ? Number.MIN_SAFE_INTEGER : Math.ceil(spec.min / unit);
+      const max = spec.max === undefined ? Number.MAX_SAFE_INTEGER : Math.floor(spec.max / unit);
       const shape = text && (whole ? /^-?\d+$/ : /^-?\d+(\.\d+)?$/).test(raw.trim());
       if (!Number.isFinite(n) || (whole && !Number.isInteger(n)) || (text && !shape) || n < min || n > max) {
         throw invalidOption(name, `${whole ? 'a whole number' : 'a number'} from ${min} to ${max}`, raw);

@@ -28,6 +28,7 @@ export interface OptionSpec {
   flag?: string;
   kind: OptionKind;
   values?: readonly string[];
+  /** Bounds, in the library's unit (a flag's are these divided by `scale`). */
   min?: number;
   max?: number;
   /** The flag's unit times this is the library's (MB to bytes, minutes to ms). */
@@ -61,12 +62,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'gzip', flag: 'gzip', kind: 'boolean', help: 'gzip NDJSON files; pinned by the table', commands: LAKE },
   { key: 'customFieldNames', flag: 'custom-field-names', kind: 'enum', values: ['id', 'title'], help: 'custom field columns: custom_fields__<id> or custom_fields__<title slug>; pinned by the table', default: 'id', commands: LAKE },
   { key: 'maxRowsPerFile', flag: 'max-rows-per-file', kind: 'int', min: 1, max: 100_000_000, arg: 'N', help: 'start a new file after N rows', default: '100000', commands: LAKE },
-  { key: 'maxBytesPerFile', flag: 'max-file-mb', kind: 'int', min: 1, max: 1_000_000, scale: 1024 * 1024, arg: 'N', help: 'start a new file after N MiB', default: '256', commands: LAKE },
+  { key: 'maxBytesPerFile', flag: 'max-file-mb', kind: 'int', min: 1024, max: 1_000_000 * 1024 * 1024, scale: 1024 * 1024, arg: 'N', help: 'start a new file after N MiB', default: '256', commands: LAKE },
   { key: 'rowGroupSize', flag: 'row-group-size', kind: 'int', min: 100, max: 10_000_000, arg: 'N', help: 'Parquet rows per row group', default: '4096 (duckdb engine: 100000)', commands: LAKE },
   { key: 'compression', flag: 'compression', kind: 'enum', values: ['snappy', 'gzip', 'none'], help: 'Parquet codec', default: 'snappy', commands: LAKE },
   { key: 'parquetEngine', flag: 'parquet-engine', kind: 'enum', values: ['parquetjs', 'duckdb'], help: 'Parquet writer (duckdb needs npm install @duckdb/node-api)', default: 'parquetjs', commands: LAKE },
   { key: 'parser', flag: 'parser', kind: 'enum', values: ['scan', 'stream-json'], help: 'page parser', default: 'scan', commands: LAKE },
-  { key: 'commitIntervalMs', flag: 'commit-interval', kind: 'int', min: 1, max: 86_400, scale: 1000, arg: 'SECONDS', help: 'commit at least this often', default: '300', commands: LAKE },
+  { key: 'commitIntervalMs', flag: 'commit-interval', kind: 'int', min: 1, max: 86_400_000, scale: 1000, arg: 'SECONDS', help: 'commit at least this often', default: '300', commands: LAKE },
   { key: 's3ForcePathStyle', flag: 's3-force-path-style', kind: 'boolean', help: 'address S3 buckets by path (always on for IP and localhost endpoints)', commands: [...LAKE, 'compact', 'vacuum', 'state'] },
   { key: 'statePath', flag: 'state', kind: 'string', arg: 'FILE', help: 'with --out -: where to keep the position, to resume (a lake needs none: its log is its state)', commands: ['export'] },
   // What to export.
@@ -82,10 +83,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'raw', flag: 'raw', kind: 'string', arg: 'DIR', help: 'also keep each page\'s raw bytes, gzipped (for replay)', commands: ['export'] },
   // Retries and timeouts.
   { key: 'retries', flag: 'retries', kind: 'int', min: 0, max: 1000, arg: 'N', help: 'retries of one page (429s do not count)', default: '8', commands: ['export'] },
-  { key: 'maxRetryTimeMs', flag: 'max-retry-minutes', kind: 'int', min: 1, max: 10_000, scale: 60_000, arg: 'N', help: 'the longest time spent retrying one page', default: '15', commands: ['export'] },
+  { key: 'maxRetryTimeMs', flag: 'max-retry-minutes', kind: 'int', min: 1, max: 10_000 * 60_000, scale: 60_000, arg: 'N', help: 'the longest time spent retrying one page', default: '15', commands: ['export'] },
   { key: 'minRetryDelayMs', kind: 'int', min: 0, max: 3_600_000, help: 'first backoff delay, ms', default: '1000', commands: ['export'] },
   { key: 'maxRetryDelayMs', kind: 'int', min: 0, max: 3_600_000, help: 'longest backoff delay, ms', default: '60000', commands: ['export'] },
-  { key: 'timeouts.bodyIdle', flag: 'idle-timeout', kind: 'int', min: 1, max: 3600, scale: 1000, arg: 'SECONDS', help: 'the longest silence while a page streams', default: '60', commands: ['export'] },
+  { key: 'timeouts.bodyIdle', flag: 'idle-timeout', kind: 'int', min: 1, max: 3_600_000, scale: 1000, arg: 'SECONDS', help: 'the longest silence while a page streams', default: '60', commands: ['export'] },
   { key: 'timeouts.headers', kind: 'int', min: 1, max: 3_600_000, help: 'waiting for response headers, ms', default: '120000', commands: ['export'] },
   { key: 'timeouts.connect', kind: 'int', min: 1, max: 600_000, help: 'connecting, ms', default: '10000', commands: ['export'] },
   // Fleet (a shared rate limit).
@@ -95,7 +96,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'stream', flag: 'stream', kind: 'enum', values: STREAM_NAMES, help: 'the stream whose table to work on', default: 'tickets', commands: MAINTAIN },
   { key: 'table', flag: 'table', kind: 'string', arg: 'NAME', help: 'a table by its folder (tickets__users for a sideload table)', commands: MAINTAIN },
   { key: 'minFiles', flag: 'min-files', kind: 'int', min: 2, max: 1_000_000, arg: 'N', help: 'compact a partition once it holds N files', default: '8', commands: ['compact'] },
-  { key: 'targetBytes', flag: 'target-mb', kind: 'int', min: 1, max: 1_000_000, scale: 1024 * 1024, arg: 'N', help: 'merge files up to N MiB together', default: '256', commands: ['compact'] },
+  { key: 'targetBytes', flag: 'target-mb', kind: 'int', min: 1, max: 1_000_000 * 1024 * 1024, scale: 1024 * 1024, arg: 'N', help: 'merge files up to N MiB together', default: '256', commands: ['compact'] },
   { key: 'retentionHours', flag: 'retention-hours', kind: 'number', min: 0, max: 100_000, arg: 'N', help: 'keep files no longer in the table this long', default: '168', commands: ['vacuum'] },
   { key: 'dryRun', flag: 'dry-run', kind: 'boolean', help: 'list what would be deleted, delete nothing', commands: ['vacuum'] },
   { key: 'yes', flag: 'yes', kind: 'boolean', help: 'state reset: really reset (files leave the table; the reset is recorded in its log)', commands: ['state'] },

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -135,7 +135,8 @@ describe('exactly once per table', () => {
     const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     const now = Date.now();
     // This process's pid, but another process start: the holder is gone.
-    const samePid = { run: '20260101T000000Z-aaaaaa', holder: { host: hostname(), boot, pid: process.pid, start: '1', nonce: 'x' }, purpose: 'export', window: { start: 0 }, acquiredAt: now, renewedAt: now, ttlMs: 120_000 };
+    const pidns = readlinkSync('/proc/self/ns/pid');
+    const samePid = { run: '20260101T000000Z-aaaaaa', holder: { host: hostname(), boot, pidns, pid: process.pid, start: '1', nonce: 'x' }, purpose: 'export', window: { start: 0 }, acquiredAt: now, renewedAt: now, ttlMs: 120_000 };
     // pid 1 in a container that was killed ten minutes ago: expired.
     const pod = { ...samePid, run: '20260101T000000Z-bbbbbb', holder: { host: 'pod-7f9c', boot: 'other', pid: 1, start: '1', nonce: 'y' }, renewedAt: now - 600_000 };
     await writeFile(join(leases, `${samePid.run}.json`), JSON.stringify(samePid));
@@ -161,7 +162,7 @@ describe('exactly once per table', () => {
       const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
       const now = Date.now();
       const a = cutAt(mock, 400);
-      const lease = { run: '20260101T000000Z-cccccc', holder: { host: hostname(), boot, pid: sleeper.pid, start, nonce: 'z' }, purpose: 'export', window: { start: 0, end: a }, acquiredAt: now, renewedAt: now, ttlMs: 120_000 };
+      const lease = { run: '20260101T000000Z-cccccc', holder: { host: hostname(), boot, pidns: readlinkSync('/proc/self/ns/pid'), pid: sleeper.pid, start, nonce: 'z' }, purpose: 'export', window: { start: 0, end: a }, acquiredAt: now, renewedAt: now, ttlMs: 120_000 };
       await writeFile(join(leases, `${lease.run}.json`), JSON.stringify(lease));
       const held = await runCli(args(mock, out), mockEnv(mock));
       expect(held.code).toBe(75);
@@ -243,5 +244,17 @@ describe('int64 beyond 2^53', () => {
         expect(d).toEqual(want.map((x) => ({ id: String(x.id), v: x.v })));
       }
     }
+  });
+});
+
+describe('lease holders', () => {
+  it('a holder in another pid namespace (another container on this host, same hostname) is never judged by pid: only its lease\'s expiry frees it', async () => {
+    const { holderState, currentHolder } = await import('../src/table/lease.js');
+    const me = currentHolder();
+    // pid 1 of another container: the same pid numbers mean other processes there.
+    expect(await holderState({ ...me, nonce: 'other', pidns: 'pid:[1]', pid: 1, start: '1' })).toBe('unknown');
+    // The same namespace and this very pid, but another start: that holder is gone.
+    expect(await holderState({ ...me, nonce: 'other', start: '1' })).toBe('dead');
+    expect(await holderState(me)).toBe('me');
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Window } from '../delivery.js';
@@ -21,6 +21,8 @@ export interface Holder {
   host: string;
   /** The kernel's boot id: pids and start times mean something only within one boot. */
   boot: string;
+  /** The pid namespace (`/proc/self/ns/pid`): containers on one host, with one hostname, have their own. */
+  pidns?: string;
   pid: number;
   /** The process's start time in clock ticks since boot (`/proc/<pid>/stat`, field 22). */
   start: string;
@@ -51,6 +53,14 @@ const SKEW_MS = 30_000;
 
 let self: Holder | undefined;
 
+function pidNamespace(): string {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return 'unknown';
+  }
+}
+
 function readText(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim();
@@ -72,6 +82,7 @@ export function currentHolder(): Holder {
     self = {
       host: hostname(),
       boot: readText('/proc/sys/kernel/random/boot_id') ?? 'unknown',
+      pidns: pidNamespace(),
       pid: process.pid,
       start: (stat && startTicks(stat)) ?? String(Date.now() - Math.round(process.uptime() * 1000)),
       nonce: randomBytes(8).toString('hex'),
@@ -87,7 +98,8 @@ export function currentHolder(): Holder {
 export async function holderState(h: Holder): Promise<'me' | 'alive' | 'dead' | 'unknown'> {
   const me = currentHolder();
   if (h.nonce === me.nonce) return 'me';
-  if (h.host !== me.host || h.boot !== me.boot || me.boot === 'unknown') return 'unknown';
+  // Pids and start times can be checked only in this process's own pid namespace, on this boot.
+  if (h.host !== me.host || h.boot !== me.boot || me.boot === 'unknown' || h.pidns !== me.pidns || me.pidns === 'unknown') return 'unknown';
   if (h.pid === me.pid) return 'dead'; // this pid is this process now, so the holder is gone
   let stat: string;
   try {
@@ -247,7 +259,8 @@ export class Lease {
     const body = await this.#storage.get(this.#key);
     const fresh = Date.now() - this.record.renewedAt < this.record.ttlMs / 2;
     if (!body || !fresh) {
-      throw new ZendeskEtlError(ErrorCodes.LEASE_HELD, `this run lost its lease on the table (${this.#lost ? this.#lost.message : 'not renewed in time'}); nothing more is committed. Run the same command again`, { path: this.#key });
+      const why = !body ? 'another run found this run gone and cleaned up after it' : this.#lost ? `it could not be renewed: ${this.#lost.message}` : 'it was not renewed in time';
+      throw new ZendeskEtlError(ErrorCodes.LEASE_HELD, `this run lost its lease on the table (${why}); nothing more is committed. Run the same command again`, { path: this.#key });
     }
   }
 

@@ -239,6 +239,8 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
       }
     }
     const catalog = stream === 'tickets' ? await FieldCatalog.fetch(http, table?.settings.customFieldNames ?? opts.customFieldNames ?? 'id') : undefined;
+    // A column the table has keeps its name and type, whatever Zendesk says of the field now.
+    if (table) catalog?.pin(table.columns());
     let raw: RawArchive | undefined;
     if (opts.raw !== undefined) {
       raw = new RawArchive(resolve(opts.raw), stream);
@@ -329,6 +331,7 @@ export async function replayTickets(opts: ReplayTicketsOptions): Promise<ExportR
   try {
     if (!fields) notes.push(`${opts.rawDir} holds no ticket_fields.json: custom fields are stored as JSON text`);
     const catalog = new FieldCatalog(fields ?? [], table.settings.customFieldNames);
+    catalog.pin(table.columns());
     const source = new ReplaySource({ dir: resolve(opts.rawDir), ranges, parser: opts.parser, stats });
     const flatten = new FlattenStream({ catalog, excludeUpdatedBefore: undefined, stats });
     const columns = (): Column[] => [...STREAMS.tickets.columns, ...catalog.columns(), ...METADATA_COLUMNS];

@@ -258,3 +258,23 @@ describe('lease holders', () => {
     expect(await holderState(me)).toBe('me');
   });
 });
+
+describe('a table keeps its columns', () => {
+  it('a custom field renamed or retyped in Zendesk keeps its column\'s name and type; values that no longer fit are kept raw in _rejects', async () => {
+    const mock = await startMock({ tickets: 1200 });
+    const out = await tempDir();
+    const run = (): Promise<{ code: number; stderr: string }> => runCli(args(mock, out, '--custom-field-names', 'title'), mockEnv(mock));
+    expect((await run()).code).toBe(0);
+    mock.updateField(360005, { title: 'Licensed seats', type: 'text' }); // was "Seats", an integer field
+    mock.updateTickets(100);
+    const second = await run();
+    expect(second.code, second.stderr).toBe(0);
+    const types = Object.fromEntries((await duck(`DESCRIBE SELECT * FROM ${parquetGlob(out)}`)).map((r) => [r.column_name, r.column_type]));
+    expect(types.custom_fields__seats).toBe('BIGINT');
+    expect(types.custom_fields__licensed_seats).toBeUndefined();
+    // The stand-in now sends text in that field: the second run keeps those values raw in _rejects.
+    const [delta] = await chdbQuery(`SELECT countIf(position(_rejects, 'custom_fields__seats') > 0) AS kept FROM ${deltaLocal(join(out, 'tickets'))}`);
+    expect(Number(delta!.kept)).toBeGreaterThan(0);
+    await expectExact(out, mock);
+  });
+});

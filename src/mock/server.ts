@@ -198,6 +198,11 @@ export class MockZendesk {
     this.#cursorGeneration++;
   }
 
+  /** Change a custom field as an admin would (a new title, or another type). */
+  updateField(id: number, change: Partial<Pick<MockCustomField, 'title' | 'type'>>): void {
+    this.#fields = this.#fields.map((f) => (f.id === id ? { ...f, ...change } : f));
+  }
+
   /** Create the late custom field now (schema drift). */
   addLateField(): void {
     if (!this.#fields.some((f) => f.id === LATE_CUSTOM_FIELD.id)) this.#fields.push(LATE_CUSTOM_FIELD);

@@ -145,6 +145,8 @@ export class FieldCatalog {
   #names = new Map<number, string>();
   /** Every id the catalog knows, resolved for the hot path; rebuilt whenever the fields change. */
   #slots = new Map<number, FieldSlot>();
+  /** Columns a table already has, by field id: their names and types win (see `pin`). */
+  #pinned = new Map<number, Column>();
   #version = 0;
 
   constructor(fields: readonly CustomField[] = [], naming: CustomFieldNaming = 'id') {
@@ -228,6 +230,7 @@ export class FieldCatalog {
   #name(): void {
     const taken = new Map<string, number>();
     for (const [id, name] of this.#names) taken.set(name, id);
+    for (const [id, c] of this.#pinned) taken.set(c.name, id);
     for (const f of [...this.#fields.values()].sort((a, b) => a.id - b.id)) {
       if (this.#names.has(f.id)) continue;
       let name = this.naming === 'title' ? `custom_fields__${slug(f.title)}` : `custom_fields__${f.id}`;
@@ -272,13 +275,34 @@ export class FieldCatalog {
 
   /** The column type for a field id; JSON text when the field is unknown or deleted. */
   columnType(id: number): ColumnType {
+    const pinned = this.#pinned.get(id);
+    if (pinned) return pinned.type;
     if (this.#deleted.has(id)) return 'json';
     return columnTypeForFieldType(this.#fields.get(id)?.type);
+  }
+
+  /**
+   * Keep the columns a table already has: a field keeps its column's name (a title renamed in
+   * Zendesk does not start a new column) and its type (a field whose type changed is coerced to the
+   * column's, misfits kept raw in `_rejects`): a column never changes name or type.
+   */
+  pin(columns: readonly Column[]): void {
+    let changed = false;
+    for (const c of columns) {
+      if (c.field === undefined || this.#pinned.get(c.field)?.name === c.name) continue;
+      this.#pinned.set(c.field, c);
+      this.#names.set(c.field, c.name);
+      changed = true;
+    }
+    if (!changed) return;
+    this.#version++;
+    this.#name();
+    this.#resolve();
   }
 
   /** One column per custom field (deleted ones included), ordered by id. System fields have none. */
   columns(): Column[] {
     const ids = [...new Set([...this.#fields.keys(), ...this.#deleted])].sort((a, b) => a - b);
-    return ids.map((id) => ({ name: this.columnName(id), type: this.columnType(id) }));
+    return ids.map((id) => ({ name: this.columnName(id), type: this.columnType(id), field: id }));
   }
 }

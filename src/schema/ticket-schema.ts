@@ -11,6 +11,8 @@ export interface Column {
   type: ColumnType;
   /** Never null (Parquet REQUIRED). */
   required?: boolean;
+  /** A custom field's id (its column's name may come from its title). */
+  field?: number;
 }
 
 /** Every documented ticket field, flattened with `__`. `id` is the only one that is never null. */

@@ -141,6 +141,7 @@ function deltaType(type: ColumnType): string | { type: 'array'; elementType: str
 }
 
 const TYPE_KEY = 'zendesk-etl.type';
+const FIELD_KEY = 'zendesk-etl.field';
 
 interface DeltaField {
   name: string;
@@ -151,7 +152,7 @@ interface DeltaField {
 
 /** A Delta schemaString for columns, plus partition columns (strings). */
 export function schemaString(columns: readonly Column[], partitionColumns: readonly string[]): string {
-  const fields: DeltaField[] = columns.map((c) => ({ name: c.name, type: deltaType(c.type), nullable: c.required !== true, metadata: { [TYPE_KEY]: c.type } }));
+  const fields: DeltaField[] = columns.map((c) => ({ name: c.name, type: deltaType(c.type), nullable: c.required !== true, metadata: { [TYPE_KEY]: c.type, ...(c.field === undefined ? {} : { [FIELD_KEY]: String(c.field) }) } }));
   for (const p of partitionColumns) fields.push({ name: p, type: 'string', nullable: true, metadata: {} });
   return JSON.stringify({ type: 'struct', fields });
 }
@@ -169,7 +170,8 @@ export function columnsOf(meta: MetaDataAction): Column[] {
   for (const f of parsed.fields ?? []) {
     if (partitions.has(f.name)) continue;
     const type = (f.metadata?.[TYPE_KEY] as ColumnType | undefined) ?? fromDeltaType(f.type);
-    out.push(f.nullable === false ? { name: f.name, type, required: true } : { name: f.name, type });
+    const field = f.metadata?.[FIELD_KEY] === undefined ? undefined : Number(f.metadata[FIELD_KEY]);
+    out.push({ name: f.name, type, ...(f.nullable === false ? { required: true } : {}), ...(field === undefined ? {} : { field }) });
   }
   return out;
 }

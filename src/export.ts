@@ -104,6 +104,8 @@ export interface ExportTicketsOptions extends LakeRunOptions {
   maxRetryTimeMs?: number | undefined;
   minRetryDelayMs?: number | undefined;
   maxRetryDelayMs?: number | undefined;
+  /** A Redis URL: share each account's rate limit with every process using it (see `TicketSourceOptions.redis`). */
+  redis?: string | undefined;
 }
 
 export interface ReplayTicketsOptions extends LakeRunOptions {
@@ -260,6 +262,7 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
         excludeDeleted: opts.excludeDeleted,
         include: opts.include,
         rateLimit: opts.rateLimit,
+        redis: opts.redis,
         retries: opts.retries,
         maxRetryTimeMs: opts.maxRetryTimeMs,
         minRetryDelayMs: opts.minRetryDelayMs,

@@ -37,3 +37,8 @@ export { flattenRecord } from './flatten/flatten.js';
 export { toJsonLine, toJsonText } from './flatten/json-line.js';
 export { parseTime, formatTime } from './time.js';
 export { resolveOrigin, redactUrl } from './url.js';
+export { createRequestGate, limitFamily, localMinTime, sharedMinTime, sharedLimitKeys, SHARED_JITTER_MS, type RequestGate, type GateOptions, type LimitFamily } from './source/limiter.js';
+export { enqueueFleet, fleetStatus, DEFAULT_QUEUE, type EnqueueFleetOptions, type EnqueueResult, type FleetStatus, type FleetStatusOptions, type JobCounts, type JobReport } from './fleet/queue.js';
+export { runWorker, type RunWorkerOptions, type WorkerSummary, type JobSummary } from './fleet/worker.js';
+export { readFleetFile, parseFleet, type FleetAccount } from './fleet/fleet-file.js';
+export { planJobs, splitWindow, type FleetJobData, type PlannedJob } from './fleet/plan.js';

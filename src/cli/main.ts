@@ -16,6 +16,9 @@ Usage:
   zendesk-etl state show|reset LAKE        what a table's log has committed; or start it over (--yes)
   zendesk-etl compact LAKE                 merge small files (one commit each)
   zendesk-etl vacuum LAKE                  delete files the table no longer holds, past the retention
+  zendesk-etl fleet enqueue --config F     turn a fleet file into jobs on Redis (BullMQ): one per account, stream, window
+  zendesk-etl fleet status                 the fleet's job counts, and its failures with their codes
+  zendesk-etl worker                       run fleet jobs, on any number of machines (--redis URL)
   zendesk-etl mock-server                  run the Zendesk stand-in on loopback
   zendesk-etl demo                         backfill the built-in stand-in into ./lake (npm start)
 
@@ -40,6 +43,8 @@ const COMMANDS: Record<string, () => Promise<CommandRun>> = {
   state: async () => (await import('./commands/maintenance.js')).stateCommand,
   compact: async () => (await import('./commands/maintenance.js')).compactCommand,
   vacuum: async () => (await import('./commands/maintenance.js')).vacuumCommand,
+  fleet: async () => (await import('./commands/fleet.js')).fleetCommand,
+  worker: async () => (await import('./commands/fleet.js')).workerCommand,
   'mock-server': async () => (await import('./commands/stand-in.js')).mockCommand,
   demo: async () => (await import('./commands/stand-in.js')).demoCommand,
 };

@@ -89,9 +89,19 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'timeouts.bodyIdle', flag: 'idle-timeout', kind: 'int', min: 1, max: 3_600_000, scale: 1000, arg: 'SECONDS', help: 'the longest silence while a page streams', default: '60', commands: ['export'] },
   { key: 'timeouts.headers', kind: 'int', min: 1, max: 3_600_000, help: 'waiting for response headers, ms', default: '120000', commands: ['export'] },
   { key: 'timeouts.connect', kind: 'int', min: 1, max: 600_000, help: 'connecting, ms', default: '10000', commands: ['export'] },
-  // Fleet (a shared rate limit).
-  { key: 'redis', flag: 'redis', kind: 'string', arg: 'URL', help: 'share the rate limit of each account across processes through Redis; for fleet and worker, the job queue', env: 'ZENDESK_ETL_REDIS_URL', commands: ['fleet', 'worker'] },
+  // Fleet: a shared rate limit, and jobs on Redis (BullMQ).
+  { key: 'redis', flag: 'redis', kind: 'string', arg: 'URL', help: 'share the rate limit of each account across processes through Redis (redis://HOST:PORT); for fleet and worker, also the job queue', env: 'ZENDESK_ETL_REDIS_URL', commands: ['export', 'fleet', 'worker'] },
+  { key: 'queue', flag: 'queue', kind: 'string', arg: 'NAME', help: 'the BullMQ queue of the fleet\'s jobs', default: 'zendesk-etl', env: 'ZENDESK_ETL_QUEUE', commands: ['fleet', 'worker'] },
+  { key: 'attempts', flag: 'attempts', kind: 'int', min: 1, max: 1000, arg: 'N', help: 'fleet enqueue: runs of a job before it fails for good (bad settings and refused credentials fail at once)', default: '8', commands: ['fleet'] },
+  { key: 'backoffSeconds', flag: 'backoff', kind: 'int', min: 1, max: 86_400, arg: 'SECONDS', help: 'fleet enqueue: first wait before a failed job runs again; doubles each time', default: '60', commands: ['fleet'] },
+  { key: 'run', flag: 'run', kind: 'string', arg: 'LABEL', help: 'fleet enqueue: a label in every job id (e.g. a date), to enqueue the same fleet again as new jobs', commands: ['fleet'] },
   { key: 'concurrency', flag: 'concurrency', kind: 'int', min: 1, max: 1000, arg: 'N', help: 'jobs run at once by this worker', default: '1', commands: ['worker'] },
+  { key: 'lockSeconds', flag: 'lock-seconds', kind: 'int', min: 1, max: 3600, arg: 'SECONDS', help: 'a job whose worker stops renewing its lock this long (killed, frozen) goes back to the queue and resumes elsewhere', default: '30', commands: ['worker'] },
+  { key: 'exitWhenDrained', flag: 'exit-when-drained', kind: 'boolean', help: 'exit once no job is waiting, delayed or active (batch runs); default: run until SIGTERM', commands: ['worker'] },
+  // Keys of an account in a fleet file (beside its export options).
+  { key: 'name', kind: 'string', help: 'fleet file: the account\'s name in job ids (letters, digits, - and _)', commands: ['fleet'] },
+  { key: 'streams', kind: 'list', values: STREAM_NAMES, help: 'fleet file: the streams to export', default: 'tickets', commands: ['fleet'] },
+  { key: 'windows', kind: 'int', min: 1, max: 10_000, help: 'fleet file: split [startTime, endTime or now) into N windows, one job each', default: '1', commands: ['fleet'] },
   // Maintenance.
   { key: 'stream', flag: 'stream', kind: 'enum', values: STREAM_NAMES, help: 'the stream whose table to work on', default: 'tickets', commands: MAINTAIN },
   { key: 'table', flag: 'table', kind: 'string', arg: 'NAME', help: 'a table by its folder (tickets__users for a sideload table)', commands: MAINTAIN },

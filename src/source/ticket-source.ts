@@ -1,4 +1,4 @@
-import Bottleneck from 'bottleneck';
+import type Bottleneck from 'bottleneck';
 import pRetry from 'p-retry';
 import type { Credentials } from '../auth.js';
 import { Checkpoint, SideloadRecord, type Item } from '../checkpoint.js';
@@ -6,6 +6,7 @@ import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import { ExportStats } from '../stats.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkOptions } from '../options/normalize.js';
+import { createRequestGate, limitFamily, type RequestGate } from './limiter.js';
 import { ZendeskHttp, type HttpTimeouts } from './http-client.js';
 import { PullSource } from './pull-source.js';
 import { createPageParser, type PageEvent, type ParserKind } from './page-parser.js';
@@ -49,8 +50,13 @@ export interface TicketSourceOptions {
   include?: readonly string[];
   /** Export requests per minute. Default 10 (Zendesk's limit); 30 with High Volume; 0 turns it off. */
   rateLimit?: number;
-  /** Share one limiter between the streams of one account. Overrides `rateLimit`. */
+  /** Share one limiter between the streams of one account. Overrides `rateLimit` and `redis`. */
   limiter?: Bottleneck;
+  /**
+   * A Redis URL: share the rate limit with every process, on any machine, that exports the same account
+   * through this Redis (per origin and limit family; a 429 pauses them all). Default: this process only.
+   */
+  redis?: string;
   /** Retries of one page before the run stops. Default 8. */
   retries?: number;
   /** The longest time spent retrying one page, ms. Default 15 minutes. */
@@ -82,7 +88,7 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
   readonly stats: ExportStats;
   readonly #opts: TicketSourceOptions;
   readonly #http: ZendeskHttp;
-  readonly #limiter: Bottleneck | undefined;
+  readonly #gate: RequestGate | undefined;
   readonly #ranges: ExportRange[];
   readonly #mode: PaginationMode;
   readonly #onStuck: 'cursor' | 'error';
@@ -96,7 +102,7 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
 
   constructor(opts: TicketSourceOptions) {
     super(16);
-    checkOptions('export', { perPage: opts.perPage, pagination: opts.pagination, rateLimit: opts.rateLimit, retries: opts.retries, maxRetryTimeMs: opts.maxRetryTimeMs, supportTypeScope: opts.supportTypeScope, include: opts.include, parser: opts.parser });
+    checkOptions('export', { perPage: opts.perPage, pagination: opts.pagination, rateLimit: opts.rateLimit, retries: opts.retries, maxRetryTimeMs: opts.maxRetryTimeMs, supportTypeScope: opts.supportTypeScope, include: opts.include, parser: opts.parser, redis: opts.redis });
     const perPage = opts.perPage ?? 1000;
     const spec = streamSpec(opts.stream ?? 'tickets');
     let mode = opts.position?.mode ?? opts.pagination ?? (spec.cursorPath ? 'cursor' : 'time');
@@ -108,9 +114,9 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
     this.#perPage = perPage;
     this.stats = opts.stats ?? new ExportStats();
     this.#http = new ZendeskHttp(opts.origin, opts.credentials, opts.timeouts);
-    // Space requests evenly, 1% wider than the limit, so a sliding window on Zendesk's side never
-    // sees one request too many.
-    this.#limiter = opts.limiter ?? (rate > 0 ? new Bottleneck({ maxConcurrent: 1, minTime: Math.ceil((60_000 / rate) * 1.01) }) : undefined);
+    // Space requests evenly, a little wider than the limit, so a sliding window on Zendesk's side never
+    // sees one request too many (see limiter.ts; shared through Redis when asked).
+    this.#gate = opts.limiter || rate > 0 ? createRequestGate({ rate, origin: opts.origin, family: limitFamily(spec.name, mode), redis: opts.redis, limiter: opts.limiter, log: opts.log }) : undefined;
     this.#onStuck = spec.cursorPath ? (opts.onStuck ?? 'cursor') : 'error';
     this.#mode = mode;
     this.#ranges = opts.ranges
@@ -156,7 +162,7 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     this.#abort.abort();
     this.release();
-    this.#http.close().then(
+    Promise.allSettled([this.#http.close(), this.#gate?.close()]).then(
       () => callback(err),
       () => callback(err),
     );
@@ -255,7 +261,8 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
             if (error.retryAfterMs !== undefined) {
               log.info('rate limited (429): waiting Retry-After', { url: error.url ?? url, wait_ms: error.retryAfterMs });
               const t0 = performance.now();
-              await sleep(error.retryAfterMs, this.#abort.signal);
+              // Tell the other processes of the account (shared limit) while waiting, not before.
+              await Promise.all([this.#gate?.pause(error.retryAfterMs), sleep(error.retryAfterMs, this.#abort.signal)]);
               this.stats.rateWaitMs += performance.now() - t0;
               return;
             }
@@ -283,9 +290,9 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
 
   async #attempt(url: string, attempt: number): Promise<PageMeta> {
     const stats = this.stats;
-    if (this.#limiter) {
+    if (this.#gate) {
       const t0 = performance.now();
-      await this.#limiter.schedule(() => Promise.resolve());
+      await this.#gate.take(this.#abort.signal);
       stats.rateWaitMs += performance.now() - t0;
     }
     stats.requests++;

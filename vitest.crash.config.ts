@@ -5,6 +5,7 @@ export default defineConfig({
   test: {
     include: ['test/crash/**/*.test.ts'],
     testTimeout: 600_000,
+    globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,
   },

@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/redis/**/*.test.ts'],
-    globalSetup: ['test/redis/global-setup.ts'],
+    globalSetup: ['test/global-setup.ts', 'test/redis/global-setup.ts'],
     testTimeout: 180_000,
     // The first fetch downloads the server's Debian packages.
     hookTimeout: 600_000,

@@ -1,9 +1,10 @@
 /**
  * The stages after parsing, each alone on tickets already in memory: flatten, the NDJSON sink, the
- * Parquet sinks (parquetjs-lite and the DuckDB engine), and the baseline "NDJSON, then DuckDB COPY".
- * Usage: tsx benchmarks/stages.bench.ts --variant flatten|ndjson|parquetjs|duckdb-engine|ndjson-then-duckdb --tickets N
+ * Parquet sinks (parquet-wasm on its encoding thread, parquetjs-lite and the DuckDB engine), and the
+ * baseline "NDJSON, then DuckDB COPY".
+ * Usage: tsx benchmarks/stages.bench.ts --variant flatten|ndjson|wasm|parquetjs|duckdb-engine|ndjson-then-duckdb --tickets N
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -14,6 +15,8 @@ import { FieldCatalog } from '../src/schema/custom-fields.js';
 import { METADATA_COLUMNS, TICKET_COLUMNS } from '../src/schema/ticket-schema.js';
 import { DuckDbParquetFormat } from '../src/sink/duckdb-parquet.js';
 import { NdjsonFormat, ParquetFormat, type RowFormat } from '../src/sink/file-writers.js';
+import { EncoderPool } from '../src/sink/encoder-pool.js';
+import { WasmParquetFormat } from '../src/sink/wasm-parquet.js';
 import { LocalStorage } from '../src/storage/local-storage.js';
 import { arg, measure } from './harness.js';
 
@@ -28,6 +31,15 @@ const columns = [...TICKET_COLUMNS, ...catalog.columns(), ...METADATA_COLUMNS];
 const dir = mkdtempSync(join(tmpdir(), 'zde-bench-'));
 
 const storage = new LocalStorage(dir);
+
+/** CPU time of the main thread alone, in ns (Linux: /proc schedstat; 0 elsewhere). */
+function mainThreadCpuNs(): number {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return 0;
+  }
+}
 
 async function writeAll(format: RowFormat, rows: TicketRow[], path: string): Promise<void> {
   const name = basename(path);
@@ -56,6 +68,22 @@ try {
       await measure('stage', 'parquet sink (parquetjs-lite)', `${n}`, async () => {
         await writeAll(new ParquetFormat(), rows, join(dir, 'a.parquet'));
         return { tickets: n, bytes, note: `file ${(statSync(join(dir, 'a.parquet')).size / 1e6).toFixed(1)} MB` };
+      });
+    } else if (variant === 'wasm') {
+      // The encoding thread starts once per process (thread start + compiling parquet-wasm): started
+      // here before the clock, and reported in the note. CPU counts every thread; "main" is the main
+      // thread alone (/proc schedstat).
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      await writeAll(new WasmParquetFormat(), rows.slice(0, 1), join(dir, 'warm.parquet'));
+      const startCpu = process.cpuUsage(c0);
+      const startMs = performance.now() - t0;
+      const main0 = mainThreadCpuNs();
+      await measure('stage', 'parquet sink (wasm, encoding thread)', `${n}`, async () => {
+        await writeAll(new WasmParquetFormat(), rows, join(dir, 'a.parquet'));
+        const mainUs = (mainThreadCpuNs() - main0) / 1000 / n;
+        const threads = EncoderPool.shared().status().threads ? 'on a thread' : 'in-thread';
+        return { tickets: n, bytes, note: `file ${(statSync(join(dir, 'a.parquet')).size / 1e6).toFixed(1)} MB; main thread ${mainUs.toFixed(1)} µs/row; encoder ${threads}, started in ${startMs.toFixed(0)} ms (${((startCpu.user + startCpu.system) / 1000).toFixed(0)} ms CPU)` };
       });
     } else if (variant === 'duckdb-engine') {
       await measure('stage', 'parquet sink (duckdb engine)', `${n}`, async () => {

@@ -48,8 +48,8 @@ export interface LakeRunOptions {
   rowGroupSize?: number | undefined;
   /** Parquet codec. Default 'snappy' (fast, read everywhere). */
   compression?: 'snappy' | 'gzip' | 'none' | undefined;
-  /** Which library writes Parquet: 'parquetjs' (default, pure JS) or 'duckdb' (optional @duckdb/node-api, much faster). */
-  parquetEngine?: 'parquetjs' | 'duckdb' | undefined;
+  /** Which library writes Parquet: 'wasm' (default: arrow-rs in WebAssembly, on a thread of its own), 'parquetjs' (pure JS, the last resort) or 'duckdb' (optional @duckdb/node-api). */
+  parquetEngine?: 'wasm' | 'parquetjs' | 'duckdb' | undefined;
   /** A file format of your own (or a wrapped one); overrides `format` for encoding. */
   rowFormat?: RowFormat | undefined;
   /** Pinned by the table. */

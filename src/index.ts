@@ -11,6 +11,8 @@ export { FieldCatalog, columnTypeForFieldType, slug, type CustomField, type Cust
 export { TICKET_COLUMNS, METADATA_COLUMNS, EXTRA_COLUMN, type Column, type ColumnType } from './schema/ticket-schema.js';
 export { NdjsonFormat, ParquetFormat, parquetSchemaFields, type RowFileWriter, type RowFormat, type ParquetOptions } from './sink/file-writers.js';
 export { DuckDbParquetFormat } from './sink/duckdb-parquet.js';
+export { WasmParquetFormat } from './sink/wasm-parquet.js';
+export { shutdownParquetEncoders } from './sink/encoder-pool.js';
 export { LakeSink, type LakeSinkOptions, type Committed, type SideloadTable } from './sink/lake-sink.js';
 export { NdjsonStreamSink } from './sink/ndjson-stream-sink.js';
 export { parsePartitionSpec, partitionPath, DEFAULT_PARTITION, type PartitionSpec, type Granularity } from './sink/partition.js';

@@ -38,7 +38,7 @@ describe('compaction of small files', () => {
       expect(r.duplicates).toEqual([]);
       if (format === 'parquet') {
         const types = Object.fromEntries((await duck(`DESCRIBE SELECT * FROM ${parquetGlob(out)}`)).map((x) => [x.column_name, x.column_type]));
-        expect(types).toMatchObject({ id: 'BIGINT', created_at: 'TIMESTAMP', tags: 'VARCHAR[]', custom_fields__360005: 'BIGINT' });
+        expect(types).toMatchObject({ id: 'BIGINT', created_at: 'TIMESTAMP WITH TIME ZONE', tags: 'VARCHAR[]', custom_fields__360005: 'BIGINT' });
         const delta = checkExactlyOnce(await deltaVersions(out), mock.expectedTickets(), mock.history);
         expect(delta.duplicates).toEqual([]);
         expect(delta.missing).toEqual([]);

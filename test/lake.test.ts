@@ -19,9 +19,10 @@ describe('Parquet lake, read back with DuckDB', () => {
       generated_timestamp: 'BIGINT',
       requester_id: 'BIGINT',
       organization_id: 'BIGINT',
-      created_at: 'TIMESTAMP',
-      updated_at: 'TIMESTAMP',
-      due_at: 'TIMESTAMP',
+      // The default engine (wasm) writes instants: TIMESTAMP(MILLIS, isAdjustedToUTC=true).
+      created_at: 'TIMESTAMP WITH TIME ZONE',
+      updated_at: 'TIMESTAMP WITH TIME ZONE',
+      due_at: 'TIMESTAMP WITH TIME ZONE',
       has_incidents: 'BOOLEAN',
       is_public: 'BOOLEAN',
       collaborator_ids: 'BIGINT[]',
@@ -38,7 +39,7 @@ describe('Parquet lake, read back with DuckDB', () => {
       custom_fields__360008: 'VARCHAR', // tagger
       custom_fields__360009: 'VARCHAR[]', // multiselect
       custom_fields__360011: 'VARCHAR', // lookup: unknown type, kept as JSON text
-      _extracted_at: 'TIMESTAMP',
+      _extracted_at: 'TIMESTAMP WITH TIME ZONE',
       _rejects: 'VARCHAR',
       _extra: 'VARCHAR',
     });
@@ -142,27 +143,34 @@ describe('NDJSON lake', () => {
   });
 });
 
-describe('the duckdb Parquet engine', () => {
-  it('writes files that read back in DuckDB identically to the default engine, types included', async () => {
+describe('the Parquet engines', () => {
+  it('wasm (default), parquetjs and duckdb write files that read back in DuckDB identically, types included', async () => {
     const outs: Record<string, string> = {};
-    for (const engine of ['parquetjs', 'duckdb'] as const) {
-      // The same account, fresh for each engine: drift happens at the same point in both runs.
+    for (const engine of ['wasm', 'parquetjs', 'duckdb'] as const) {
+      // The same account, fresh for each engine: drift happens at the same point in every run.
       const mock = await startMock({ tickets: 2500, newKeysFromIndex: 1200, lateFieldAfterRequests: 2 });
       const out = await tempDir();
-      const result = await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out, parquetEngine: engine, perPage: 500, maxRowsPerFile: 1000, ...FAST });
+      const result = await exportTickets({ origin: mock.url, credentials: tokenCredentials(mock), out, ...(engine === 'wasm' ? {} : { parquetEngine: engine }), perPage: 500, maxRowsPerFile: 1000, ...FAST });
       expect(result.complete).toBe(true);
       outs[engine] = out;
     }
     const describeOf = async (out: string): Promise<string[]> => (await duck(`DESCRIBE SELECT * EXCLUDE (_extracted_at) FROM ${parquetGlob(out)}`)).map((r) => `${String(r.column_name)} ${String(r.column_type)}`).sort();
-    expect(await describeOf(outs.duckdb!)).toEqual(await describeOf(outs.parquetjs!));
+    // wasm and duckdb write instants (TIMESTAMPTZ); parquetjs-lite's TIMESTAMP_MILLIS reads as a naive TIMESTAMP.
+    expect(await describeOf(outs.duckdb!)).toEqual(await describeOf(outs.wasm!));
+    expect((await describeOf(outs.parquetjs!)).map((t) => t.replace('TIMESTAMP', 'TIMESTAMP WITH TIME ZONE'))).toEqual(await describeOf(outs.wasm!));
     // Every column but the run's own: the time of extraction, and ticket URLs (each stand-in has its own port).
-    const cols = (await duck(`DESCRIBE SELECT * EXCLUDE (_extracted_at, url) FROM ${parquetGlob(outs.parquetjs!)}`)).map((r) => `"${String(r.column_name)}"`).join(', ');
-    for (const [a, b] of [['parquetjs', 'duckdb'], ['duckdb', 'parquetjs']] as const) {
+    // Timestamps compare as epoch milliseconds (the instant), whatever their DuckDB type.
+    const cols = (await duck(`DESCRIBE SELECT * EXCLUDE (_extracted_at, url) FROM ${parquetGlob(outs.wasm!)}`))
+      .map((r) => (String(r.column_type).startsWith('TIMESTAMP') ? `epoch_ms("${String(r.column_name)}") AS "${String(r.column_name)}"` : `"${String(r.column_name)}"`))
+      .join(', ');
+    for (const [a, b] of [['parquetjs', 'wasm'], ['wasm', 'parquetjs'], ['duckdb', 'wasm'], ['wasm', 'duckdb']] as const) {
       const diff = await duck(`SELECT count(*) AS n FROM (SELECT ${cols} FROM ${parquetGlob(outs[a]!)} EXCEPT ALL SELECT ${cols} FROM ${parquetGlob(outs[b]!)})`);
-      expect(Number(diff[0]!.n)).toBe(0);
+      expect(Number(diff[0]!.n), `${a} minus ${b}`).toBe(0);
     }
-    const [n] = await duck(`SELECT count(*) AS n FROM ${parquetGlob(outs.duckdb!)}`);
-    expect(Number(n!.n)).toBe(2500);
+    for (const engine of ['wasm', 'duckdb']) {
+      const [n] = await duck(`SELECT count(*) AS n FROM ${parquetGlob(outs[engine]!)}`);
+      expect(Number(n!.n)).toBe(2500);
+    }
   });
 });
 

@@ -36,14 +36,14 @@ describe('the other incremental streams, through the same machinery', () => {
       expect([...got].sort()).toEqual([...want].sort());
       const types = Object.fromEntries((await duck(`DESCRIBE SELECT * FROM ${parquetGlob(out, stream)}`)).map((r) => [r.column_name, r.column_type]));
       expect(types.id).toBe('BIGINT');
-      expect(types.created_at).toBe('TIMESTAMP');
-      expect(types._extracted_at).toBe('TIMESTAMP');
+      expect(types.created_at).toBe('TIMESTAMP WITH TIME ZONE');
+      expect(types._extracted_at).toBe('TIMESTAMP WITH TIME ZONE');
       if (stream === 'ticket_events') {
         expect(types.ticket_id).toBe('BIGINT');
         // include=comment_events is sent by default: the comment is in the child events.
         expect(String(rows[0]!.child_events)).toMatch(/"event_type":"Comment"/);
       } else {
-        expect(types.updated_at).toBe('TIMESTAMP');
+        expect(types.updated_at).toBe('TIMESTAMP WITH TIME ZONE');
         // Custom user and organization fields are kept, not dropped.
         expect(String(rows[0]!._extra)).toMatch(stream === 'users' ? /user_fields__plan/ : /organization_fields__tier/);
       }

@@ -16,13 +16,18 @@ import { NdjsonWriter, writeError, type ParquetOptions, type RowFileWriter, type
  * cost of DuckDB's memory while a file is converted.
  */
 
+/**
+ * Timestamps are TIMESTAMPTZ: read from their ISO-8601 UTC text, written as TIMESTAMP(MICROS,
+ * isAdjustedToUTC=true), the instant Delta's `timestamp` means (a naive TIMESTAMP reads as
+ * `timestamp_ntz` in Spark and delta-rs).
+ */
 const DUCK_TYPES: Record<ColumnType, string> = {
   int64: 'BIGINT',
   double: 'DOUBLE',
   boolean: 'BOOLEAN',
   text: 'VARCHAR',
   json: 'VARCHAR',
-  timestamp: 'TIMESTAMP',
+  timestamp: 'TIMESTAMPTZ',
   date: 'DATE',
   'list<int64>': 'BIGINT[]',
   'list<text>': 'VARCHAR[]',
@@ -50,7 +55,11 @@ async function connection(): Promise<DuckConnection> {
       throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, 'the duckdb Parquet engine needs the optional package @duckdb/node-api: npm install @duckdb/node-api', { option: 'parquetEngine' }, { cause: err });
     }
     const db = await api.DuckDBInstance.create(':memory:', { threads: '2', memory_limit: '2GB', preserve_insertion_order: 'true' });
-    return db.connect();
+    const conn = await db.connect();
+    // A naive TIMESTAMP (files of parquetjs-lite) read beside instants (TIMESTAMPTZ) is cast as UTC, not
+    // as the host's local time, when a table's files are compacted.
+    await conn.run(`SET TimeZone = 'UTC'`);
+    return conn;
   })();
   return shared;
 }
@@ -85,6 +94,9 @@ export class DuckDbParquetFormat implements RowFormat {
     const known = new Set(all.map((c) => c.name));
     // The default engine's (legacy, repeated) lists cannot hold null: store a null list as [] here too.
     const lists = all.filter((c) => c.type.startsWith('list<')).map((c) => c.name);
+    // Required columns (`id`) are NOT NULL: checked here, since DuckDB's Parquet writer (1.5) marks
+    // every column OPTIONAL, even one declared NOT NULL in a table (duckdb/duckdb#22144).
+    const required = all.filter((c) => c.required === true).map((c) => c.name);
     const rowGroup = this.#opts.rowGroupSize ?? 100_000;
     const codec = this.#opts.compression ?? 'SNAPPY';
     return {
@@ -95,6 +107,9 @@ export class DuckDbParquetFormat implements RowFormat {
         return inner.bytes;
       },
       async write(row: TicketRow): Promise<void> {
+        for (const name of required) {
+          if (row[name] === null || row[name] === undefined) throw writeError(path, new Error(`column ${name} is required (NOT NULL), and a row has none`));
+        }
         let extra: TicketRow | undefined;
         for (const key in row) if (!known.has(key)) (extra ??= {})[key] = row[key]!;
         const shaped: TicketRow = {};

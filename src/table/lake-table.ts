@@ -5,6 +5,7 @@ import type { CustomFieldNaming } from '../schema/custom-fields.js';
 import { EXTRA_COLUMN, type Column } from '../schema/ticket-schema.js';
 import { DuckDbParquetFormat } from '../sink/duckdb-parquet.js';
 import { NdjsonFormat, ParquetFormat, type RowFileWriter, type RowFormat } from '../sink/file-writers.js';
+import { WasmParquetFormat } from '../sink/wasm-parquet.js';
 import { parsePartitionSpec, partitionColumn, partitionFolder, type PartitionSpec } from '../sink/partition.js';
 import type { PendingFile, Storage } from '../storage/storage.js';
 import { joinKey } from '../storage/storage.js';
@@ -29,8 +30,11 @@ export const DEFAULT_TABLE_SETTINGS: Readonly<TableSettings> = { format: 'parque
 
 /** How data files are encoded (free to change from run to run). */
 export interface TableWriterOptions {
-  /** Which library writes Parquet: 'parquetjs' (default, pure JS) or 'duckdb' (optional @duckdb/node-api). */
-  parquetEngine?: 'parquetjs' | 'duckdb';
+  /**
+   * Which library writes Parquet: 'wasm' (default: arrow-rs in WebAssembly, on a thread of its own),
+   * 'parquetjs' (pure JS, the last resort) or 'duckdb' (optional @duckdb/node-api).
+   */
+  parquetEngine?: 'wasm' | 'parquetjs' | 'duckdb';
   compression?: 'snappy' | 'gzip' | 'none';
   rowGroupSize?: number;
   /** A file format of your own; overrides the table's format for encoding. */
@@ -141,14 +145,17 @@ export class LakeTable {
     this.#logger = o.log ?? silentLogger;
     this.partition = settings.partitionBy === undefined ? undefined : parsePartitionSpec(settings.partitionBy);
     const w = o.writer ?? {};
-    if (w.parquetEngine !== undefined && w.parquetEngine !== 'parquetjs' && w.parquetEngine !== 'duckdb') throw invalidOption('parquetEngine', '"parquetjs" or "duckdb"', w.parquetEngine);
+    if (w.parquetEngine !== undefined && w.parquetEngine !== 'wasm' && w.parquetEngine !== 'parquetjs' && w.parquetEngine !== 'duckdb') throw invalidOption('parquetEngine', '"wasm", "parquetjs" or "duckdb"', w.parquetEngine);
     this.format =
       w.rowFormat ??
       (settings.format === 'ndjson'
         ? new NdjsonFormat({ gzip: settings.gzip })
         : w.parquetEngine === 'duckdb'
           ? new DuckDbParquetFormat({ rowGroupSize: w.rowGroupSize, compression: codec(w.compression) })
-          : new ParquetFormat({ rowGroupSize: w.rowGroupSize, compression: codec(w.compression) }));
+          : w.parquetEngine === 'parquetjs'
+            ? new ParquetFormat({ rowGroupSize: w.rowGroupSize, compression: codec(w.compression) })
+            : // A table opened with writer options is about to be written: the encoding thread starts now.
+              new WasmParquetFormat({ rowGroupSize: w.rowGroupSize, compression: codec(w.compression), prestart: o.writer !== undefined }));
     codec(w.compression);
   }
 

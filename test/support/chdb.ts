@@ -17,6 +17,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
+import { chdbPackage } from './chdb-install.js';
 
 export type ChdbRow = Record<string, unknown>;
 
@@ -31,7 +32,12 @@ const DEFAULT_SETTINGS: Record<string, string | number | boolean> = {
   output_format_json_quote_64bit_integers: 1,
 };
 
-const CHDB_ENTRY = createRequire(import.meta.url).resolve('chdb');
+/** chDB's entry: from the cache folder the global setup installs it into (see chdb-install.ts). */
+function chdbEntry(): string {
+  const dir = chdbPackage();
+  if (!dir) throw new Error(`chDB is not installed: the tests' global setup installs it (or run: npx tsx -e "import('./test/support/chdb-install.ts').then((m) => m.installChdb())")`);
+  return createRequire(join(dir, 'package.json')).resolve('chdb');
+}
 
 // CommonJS, run with `node -e`: reads the SQL, runs it, writes JSONEachRow or an error message.
 const CHILD_SOURCE = `
@@ -74,7 +80,7 @@ export async function chdbQuery(sql: string, options: ChdbQueryOptions = {}): Pr
   const errFile = join(dir, 'error.txt');
   try {
     await writeFile(sqlFile, prelude + sql);
-    await runChild([CHDB_ENTRY, sqlFile, outFile, errFile], errFile, options.timeoutMs ?? 120_000);
+    await runChild([chdbEntry(), sqlFile, outFile, errFile], errFile, options.timeoutMs ?? 120_000);
     const text = await readFile(outFile, 'utf8');
     const rows: ChdbRow[] = [];
     for (const line of text.split('\n')) {

@@ -6,29 +6,13 @@ import { exportTickets } from '../src/export.js';
 import type { MockZendesk } from '../src/mock/server.js';
 import { ParquetFormat, type RowFileWriter, type RowFormat } from '../src/sink/file-writers.js';
 import type { TableStep } from '../src/table/lake-table.js';
-import { checkExactlyOnce, deltaVersions, lakeVersions, listFiles, mockEnv, readLog, spawnCli, startMock, tempDir, tokenCredentials, dataFiles } from './helpers.js';
+import { committedRows, expectTableExact, listFiles, mockEnv, readLog, spawnCli, startMock, tempDir, tokenCredentials } from './helpers.js';
 
 function exportArgs(mock: MockZendesk, out: string, format: string, mode: string): string[] {
   return ['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--format', format, '--pagination', mode, '--per-page', '200', '--max-rows-per-file', '600', '--log-level', 'warn'];
 }
 
-async function expectExact(out: string, format: 'parquet' | 'ndjson', mock: MockZendesk): Promise<void> {
-  // Through a glob (DuckDB) and, for Parquet, through the log (chDB's delta-kernel).
-  for (const got of [await lakeVersions(out, format), ...(format === 'parquet' ? [await deltaVersions(out)] : [])]) {
-    const r = checkExactlyOnce(got, mock.expectedTickets(), mock.history);
-    expect(r.missing).toEqual([]);
-    expect(r.duplicates).toEqual([]);
-    expect(r.unknown).toEqual([]);
-  }
-  // A glob reader sees exactly what the log holds: nothing uncommitted is left where readers look.
-  const onDisk = (await dataFiles(join(out, 'tickets'))).map((f) => f.slice(join(out, 'tickets').length + 1));
-  expect(onDisk.sort()).toEqual((await readLog(out)).files);
-}
 
-/** Rows the table's log says are committed. */
-async function committedRows(out: string): Promise<number> {
-  return (await readLog(out)).rows;
-}
 
 describe('exactly once at each step of a commit', () => {
   const steps: TableStep[] = ['lease-noted', 'file-promoted', 'committed'];
@@ -42,7 +26,7 @@ describe('exactly once at each step of a commit', () => {
         const resumed = await spawnCli(exportArgs(mock, out, format, 'cursor'), mockEnv(mock)).done;
         expect(resumed.code, resumed.stderr).toBe(0);
         expect(resumed.stderr).not.toMatch(/error/);
-        await expectExact(out, format, mock);
+        await expectTableExact(out, mock, { format });
       }
     });
   }
@@ -70,7 +54,7 @@ describe('signals, full disks, bad state', () => {
     expect(rows % 200).toBe(0); // whole pages only
     const again = await spawnCli(exportArgs(mock, out, 'parquet', 'cursor'), mockEnv(mock)).done;
     expect(again.code, again.stderr).toBe(0);
-    await expectExact(out, 'parquet', mock);
+    await expectTableExact(out, mock);
   });
 
   it('a full disk ends with a clear error; the state does not advance past what was written; the next run completes', async () => {
@@ -109,7 +93,7 @@ describe('signals, full disks, bad state', () => {
     expect(await listFiles(join(out, '_staging'))).toEqual([]);
     const result = await exportTickets(common);
     expect(result.complete).toBe(true);
-    await expectExact(out, 'parquet', mock);
+    await expectTableExact(out, mock);
   });
 
   it('a corrupt table log, or one that asks for a newer Delta protocol, stops with a clear error and is left as it is', async () => {
@@ -159,7 +143,7 @@ describe('windows', () => {
     ]);
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);
-    await expectExact(out, 'parquet', mock);
+    await expectTableExact(out, mock);
     // Both windows' commits are in the one log.
     const windows = (await readLog(out)).commits.map((c) => JSON.stringify((c.zendeskEtl as { window?: unknown }).window));
     expect(new Set(windows)).toEqual(new Set([JSON.stringify({ start: 0, end: cut }), JSON.stringify({ start: cut })]));

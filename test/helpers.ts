@@ -4,7 +4,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { onTestFinished } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
 import { Credentials } from '../src/auth.js';
 import { main } from '../src/cli/main.js';
 import { MockZendesk, type MockZendeskOptions } from '../src/mock/server.js';
@@ -174,4 +174,27 @@ export async function deltaVersions(out: string, table = 'tickets', version = 'g
   const { chdbQuery, deltaLocal } = await import('./support/chdb.js');
   const rows = await chdbQuery(`SELECT toString(id) AS id, toString(${version}) AS v FROM ${deltaLocal(resolvePath(join(out, table)))}`);
   return rows.map((r) => `${String(r.id)}:${String(r.v)}`);
+}
+
+/**
+ * The table holds every version the stand-in has once, as a glob reader (DuckDB) and, for Parquet,
+ * a Delta reader (chDB) see it; and the data files on disk are exactly those its log holds.
+ * With `scope`, only the versions of that window are expected (and nothing else may be there).
+ */
+export async function expectTableExact(out: string, mock: MockZendesk, opts: { format?: 'parquet' | 'ndjson'; scope?: { startTime?: number; endTime?: number } } = {}): Promise<void> {
+  const format = opts.format ?? 'parquet';
+  const want = mock.expectedTickets(opts.scope ?? {});
+  const reads: [string, string[]][] = [['glob', await lakeVersions(out, format)]];
+  if (format === 'parquet') reads.push(['delta', await deltaVersions(out)]);
+  for (const [reader, got] of reads) {
+    const r = checkExactlyOnce(got, want, opts.scope ? want : mock.history);
+    expect({ reader, missing: r.missing.slice(0, 5), duplicates: r.duplicates.slice(0, 5), unknown: r.unknown.slice(0, 5) }).toEqual({ reader, missing: [], duplicates: [], unknown: [] });
+  }
+  const onDisk = (await dataFiles(join(out, 'tickets'))).map((f) => f.slice(join(out, 'tickets').length + 1)).sort();
+  expect(onDisk).toEqual((await readLog(out)).files);
+}
+
+/** Rows the table's log says are committed. */
+export async function committedRows(out: string, table = 'tickets'): Promise<number> {
+  return (await readLog(out, table)).rows;
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FaultKind, MockZendesk } from '../src/mock/server.js';
 import { chdbQuery, deltaLocal } from './support/chdb.js';
-import { checkExactlyOnce, dataFiles, deltaVersions, duck, lakeVersions, mockEnv, ndjsonGlob, parquetGlob, readLog, runCli, spawnCli, startMock, tempDir } from './helpers.js';
+import { dataFiles, duck, expectTableExact, mockEnv, ndjsonGlob, parquetGlob, readLog, runCli, spawnCli, startMock, tempDir } from './helpers.js';
 
 /**
  * Exactly once per table: whatever mix of runs writes a table (windows, open-ended runs, replays,
@@ -28,15 +28,6 @@ function cutAt(mock: MockZendesk, n: number): number {
   return mock.expectedTickets().map((t) => t.generated_timestamp).sort((a, b) => a - b)[n]!;
 }
 
-async function expectExact(out: string, mock: MockZendesk, format: 'parquet' | 'ndjson' = 'parquet', scope?: { startTime?: number; endTime?: number }): Promise<void> {
-  const want = mock.expectedTickets(scope ?? {});
-  for (const [reader, got] of [['glob', await lakeVersions(out, format)], ...(format === 'parquet' ? [['delta', await deltaVersions(out)] as const] : [])] as const) {
-    const r = checkExactlyOnce(got, want, scope ? want : mock.history);
-    expect({ reader, ...r, missing: r.missing.length, duplicates: r.duplicates.length, unknown: r.unknown.length }).toEqual({ reader, missing: 0, duplicates: 0, unknown: 0 });
-  }
-  const onDisk = (await dataFiles(join(out, 'tickets'))).map((f) => f.slice(join(out, 'tickets').length + 1)).sort();
-  expect(onDisk).toEqual((await readLog(out)).files);
-}
 
 describe('exactly once per table', () => {
   it('time pagination: a reset late in a page that starts at the previous boundary delivers nothing twice', async () => {
@@ -48,7 +39,7 @@ describe('exactly once per table', () => {
       const run = await runCli([...args(mock, out, '--pagination', 'time', '--format', format)], mockEnv(mock));
       expect(run.code, run.stderr).toBe(0);
       expect(mock.requests.filter((r) => r.fault === 'reset-late-body').length).toBe(7);
-      await expectExact(out, mock, format);
+      await expectTableExact(out, mock, { format });
     }
   });
 
@@ -67,7 +58,7 @@ describe('exactly once per table', () => {
     const third = await runCli(loud(mock, out), mockEnv(mock));
     expect(third.code, third.stderr).toBe(0);
     expect(third.stderr).toMatch(new RegExp(`this run exports \\[${b}, open\\)`));
-    await expectExact(out, mock);
+    await expectTableExact(out, mock);
     // A window the table holds already exports nothing.
     const again = await runCli(loud(mock, out, '--end-time', String(a)), mockEnv(mock));
     expect(again.code).toBe(0);
@@ -87,14 +78,14 @@ describe('exactly once per table', () => {
     const fresh = await tempDir();
     const replay = await runCli(['replay', raw, '--out', fresh, '--quiet'], {});
     expect(replay.code, replay.stderr).toBe(0);
-    await expectExact(fresh, mock);
+    await expectTableExact(fresh, mock);
 
     const one = await tempDir();
     const raw1 = await tempDir();
     expect((await runCli(args(mock, one, '--raw', raw1, '--end-time', String(a)), mockEnv(mock))).code).toBe(0);
     const fresh1 = await tempDir();
     expect((await runCli(['replay', raw1, '--out', fresh1, '--quiet'], {})).code).toBe(0);
-    await expectExact(fresh1, mock, 'parquet', { endTime: a });
+    await expectTableExact(fresh1, mock, { scope: { endTime: a } });
   });
 
   it('a run resumes at once after kill -9, even while the killed process is still going away', async () => {
@@ -124,7 +115,7 @@ describe('exactly once per table', () => {
       expect(killed.signal).toBe('SIGKILL');
       expect(resumed.code, resumed.stderr).toBe(0);
     }
-    await expectExact(out, mock);
+    await expectTableExact(out, mock);
   });
 
   it('a lease left by a process that had this very pid, or by a pod on another host, does not hold the table', async () => {
@@ -146,7 +137,7 @@ describe('exactly once per table', () => {
     await writeFile(join(out, '_state', 'tickets.json.lock'), String(process.pid));
     const run = await runCli(args(mock, out), mockEnv(mock));
     expect(run.code, run.stderr).toBe(0);
-    await expectExact(out, mock);
+    await expectTableExact(out, mock);
     expect(await readdir(leases)).toEqual([]);
   });
 
@@ -169,7 +160,7 @@ describe('exactly once per table', () => {
       expect(held.stderr).toMatch(/ZDE_LEASE_HELD: .*tickets is being written by another run \(export of \[.*\), pid \d+ on .*\); wait for it to finish, or stop it/);
       const disjoint = await runCli(args(mock, out, '--start-time', String(a)), mockEnv(mock));
       expect(disjoint.code, disjoint.stderr).toBe(0);
-      await expectExact(out, mock, 'parquet', { startTime: a });
+      await expectTableExact(out, mock, { scope: { startTime: a } });
     } finally {
       sleeper.kill('SIGKILL');
     }
@@ -190,7 +181,7 @@ describe('exactly once per table', () => {
     const plain = await runCli(args(mock, out), mockEnv(mock));
     expect(plain.code, plain.stderr).toBe(0);
     expect((await dataFiles(join(out, 'tickets'))).every((f) => /updated_at_month=\d{4}-\d{2}\/part-[^/]+\.parquet$/.test(f))).toBe(true);
-    await expectExact(out, mock);
+    await expectTableExact(out, mock);
   });
 
   it('any mix of windows, crashes, runs side by side, compaction and replay leaves every version once', async () => {
@@ -220,7 +211,7 @@ describe('exactly once per table', () => {
     // A replay of window 1's archive into the same table adds nothing; a compaction merges again.
     expect((await runCli(['replay', raw, '--out', out, '--quiet'], {})).code).toBe(0);
     expect((await runCli(['compact', out, '--min-files', '2'], {})).code).toBe(0);
-    await expectExact(out, mock);
+    await expectTableExact(out, mock);
   });
 });
 
@@ -275,6 +266,6 @@ describe('a table keeps its columns', () => {
     // The stand-in now sends text in that field: the second run keeps those values raw in _rejects.
     const [delta] = await chdbQuery(`SELECT countIf(position(_rejects, 'custom_fields__seats') > 0) AS kept FROM ${deltaLocal(join(out, 'tickets'))}`);
     expect(Number(delta!.kept)).toBeGreaterThan(0);
-    await expectExact(out, mock);
+    await expectTableExact(out, mock);
   });
 });

@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { MockZendesk } from '../../src/mock/server.js';
 import { prng } from '../../src/mock/ticket-generator.js';
-import { checkExactlyOnce, dataFiles, deltaVersions, duck, lakeVersions, mockEnv, readLog, spawnCli, startMock, tempDir } from '../helpers.js';
+import { committedRows, duck, expectTableExact, mockEnv, spawnCli, startMock, tempDir } from '../helpers.js';
 
 /**
  * The long kill -9 runs: twenty SIGKILLs at random instants per format and mode, and five per other
@@ -14,21 +13,7 @@ function exportArgs(mock: MockZendesk, out: string, format: string, mode: string
   return ['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--format', format, '--pagination', mode, '--per-page', '200', '--max-rows-per-file', '600', '--log-level', 'warn'];
 }
 
-async function expectExact(out: string, format: 'parquet' | 'ndjson', mock: MockZendesk): Promise<void> {
-  for (const got of [await lakeVersions(out, format), ...(format === 'parquet' ? [await deltaVersions(out)] : [])]) {
-    const r = checkExactlyOnce(got, mock.expectedTickets(), mock.history);
-    expect(r.missing).toEqual([]);
-    expect(r.duplicates).toEqual([]);
-    expect(r.unknown).toEqual([]);
-  }
-  const onDisk = (await dataFiles(join(out, 'tickets'))).map((f) => f.slice(join(out, 'tickets').length + 1));
-  expect(onDisk.sort()).toEqual((await readLog(out)).files);
-}
 
-/** Rows the table's log says are committed. */
-async function committedRows(out: string): Promise<number> {
-  return (await readLog(out)).rows;
-}
 
 describe('exactly once under kill -9', () => {
   for (const format of ['parquet', 'ndjson'] as const) {
@@ -68,7 +53,7 @@ describe('exactly once under kill -9', () => {
         if (kills >= 20) break;
       }
       expect(kills).toBe(20);
-      await expectExact(out, format, mock);
+      await expectTableExact(out, mock, { format });
       // Each crash costs at most the pages since the last commit (3 pages per file) plus the page in flight.
       expect(maxRefetchPages).toBeLessThanOrEqual(8);
       console.log(`${format}: survived ${kills} kills in ${runs} runs; largest re-fetch ${maxRefetchPages} pages`);

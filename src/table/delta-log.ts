@@ -68,6 +68,8 @@ export interface TxnAction {
 export interface ZendeskEtlCommit {
   /** The run that made the commit (also in data file names). */
   run: string;
+  /** Unique per commit: a writer that lost sight of its own put (a timeout) recognises it by this. */
+  commit?: string;
   stream: string;
   /** The window the run was asked for. */
   window?: Window | undefined;

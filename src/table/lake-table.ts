@@ -130,6 +130,7 @@ export class LakeTable {
   readonly #logger: Logger;
   #lease: Lease | undefined;
   #seq = 0;
+  #commits = 0;
   #ledger: { version: number; ledger: Ledger } | undefined;
   /** Columns this run's files use, beyond the table's schema (committed with the first such file). */
   #wanted: Column[] = [];
@@ -260,22 +261,40 @@ export class LakeTable {
       await lease.note({ promoting: adds.map((f) => f.path), retiring: [...removes] });
       this.#onStep?.('lease-noted');
     }
+    /** The log could not say whether the put landed: its files must wait for the next run's cleanup. */
+    let unknown = false;
     try {
       for (const f of adds) {
         await f.pending.promote();
         this.#onStep?.('file-promoted');
       }
+      const id = `${this.run}.${this.#commits++}`;
       for (let attempt = 0; ; attempt++) {
         this.#checkConflicts(change);
-        if (await this.#log.tryCommit(this.#actions(change))) break;
+        let written: boolean;
+        try {
+          written = await this.#log.tryCommit(this.#actions(change, id));
+        } catch (err) {
+          // The put may have landed although its answer was lost: the log says.
+          unknown = true;
+          await this.#log.refresh();
+          unknown = false;
+          if (this.#landed(id)) break;
+          throw err;
+        }
+        if (written) break;
         if (attempt > 1000) throw new ZendeskEtlError(ErrorCodes.COMMIT_CONFLICT, `gave up committing to ${this.storage.url}/${this.name} after ${attempt} versions taken by other writers`, { path: this.name });
         await this.#log.refresh();
+        if (this.#landed(id)) break; // a retried put found its own first try in place
         resolveSettings(`${this.storage.url}/${this.name}`, this.#log.snapshot, this.settings);
       }
     } catch (err) {
-      // Not committed: what this commit made visible goes again.
-      for (const f of adds) await this.storage.delete(joinKey(this.name, f.path)).catch(() => undefined);
-      await lease.note({}).catch(() => undefined);
+      // Not committed: what this commit made visible goes again. When that is not known, the lease
+      // still names the files, and the next run's cleanup keeps those the log holds.
+      if (!unknown) {
+        for (const f of adds) await this.storage.delete(joinKey(this.name, f.path)).catch(() => undefined);
+        await lease.note({}).catch(() => undefined);
+      }
       throw err;
     }
     this.#onStep?.('committed');
@@ -298,6 +317,11 @@ export class LakeTable {
     if (!lease) return;
     if (this.storage.publishes === 'rename') await this.storage.delete(joinKey('_staging', this.name, this.run)).catch(() => undefined);
     await lease.release();
+  }
+
+  /** Whether the commit `id` is in the log (among the versions read lately). */
+  #landed(id: string): boolean {
+    return this.#log.snapshot.history.some((h) => h.commitInfo?.zendeskEtl?.commit === id);
   }
 
   #requireLease(): Lease {
@@ -332,12 +356,13 @@ export class LakeTable {
     }
   }
 
-  #actions(change: TableChange): Action[] {
+  #actions(change: TableChange, id: string): Action[] {
     const s = this.#log.snapshot;
     const now = Date.now();
     const adds = change.adds ?? [];
     const z = {
       run: this.run,
+      commit: id,
       stream: this.stream ?? this.name,
       ...(change.window ? { window: change.window } : {}),
       ...(change.segments && change.segments.length > 0 ? { segments: [...change.segments] } : {}),

@@ -137,3 +137,21 @@ describe('a reader that goes away', () => {
     expect(done.stderr).toBe('');
   });
 });
+
+describe('the process ends when the command does, and not before', () => {
+  // The Parquet encoding thread must hold the process while a file waits for it, and must not hold
+  // it once no file is open: an early exit would be a silent exit 0 with nothing committed, a late
+  // one a run that never ends.
+  it('a first run (several Parquet files) and a run with nothing new both exit 0 by themselves', async () => {
+    const mock = await startMock({ tickets: 1500 });
+    const out = await tempDir();
+    const argv = ['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--per-page', '300', '--max-rows-per-file', '600', '--quiet'];
+    const first = await spawnCli(argv, mockEnv(mock)).done;
+    expect(first.code, first.stderr).toBe(0);
+    expect(checkExactlyOnce(await lakeVersions(out, 'parquet'), mock.expectedTickets())).toEqual({ missing: [], duplicates: [], unknown: [] });
+    const again = await spawnCli(argv, mockEnv(mock)).done;
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toBe('');
+    expect(checkExactlyOnce(await lakeVersions(out, 'parquet'), mock.expectedTickets())).toEqual({ missing: [], duplicates: [], unknown: [] });
+  });
+});

@@ -106,6 +106,8 @@ export function reportError(err: unknown, argv: readonly string[], io: CliIo): n
 // Run when executed as the bin (not when imported by tests).
 const isMain = process.argv[1] !== undefined && /(?:^|[/\\])(main\.[jt]s|zendesk-etl)$/.test(process.argv[1]);
 if (isMain) {
+  // The AWS SDK (loaded for s3:// lakes only) warns on every run under Node 20, which this package supports.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const controller = new AbortController();
   let by: NodeJS.Signals | undefined;
   const onSignal = (name: NodeJS.Signals): void => {
@@ -125,11 +127,21 @@ if (isMain) {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
   });
+  let settled = false;
+  // Node exits with 0 when nothing is left to wait on, even with the command unfinished: that would be
+  // a silent success for a run that did nothing. It is a bug in this program, and is said as one.
+  process.once('exit', (code) => {
+    if (settled || code !== 0) return;
+    process.stderr.write('internal error: the process ran out of work before the command finished (nothing was committed by the step in progress)\n');
+    process.exitCode = EXIT.FAILED;
+  });
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal, interruptedBy: () => by }).then(
     (code) => {
+      settled = true;
       process.exitCode = code;
     },
     (err: unknown) => {
+      settled = true;
       process.stderr.write(`${String(err)}\n`);
       process.exitCode = EXIT.FAILED;
     },

@@ -54,6 +54,8 @@ abstract class Host {
   abstract post(m: ToEncoder, transfer: ArrayBuffer[]): void;
   abstract kill(file: number, reason: Error): void;
   protected abstract idle(busy: boolean): void;
+  /** Resolves when the encoder can take files; while a file waits for that, the encoder keeps the process alive. */
+  abstract whenReady(): Promise<void>;
 
   route(m: FromEncoder): void {
     if (m.type !== 'ready') this.clients.get(m.file)?.onMessage(m);
@@ -106,7 +108,6 @@ class WorkerHost extends Host {
     super();
     this.#onGone = onGone;
     this.#worker = spawnEncoderThread();
-    this.#worker.unref();
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the Parquet encoding thread did not start within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
       timer.unref();
@@ -134,6 +135,17 @@ class WorkerHost extends Host {
     this.ready.catch(() => undefined);
     this.#worker.on('error', (err) => this.#gone(new Error(`the Parquet encoding thread failed: ${err.message}`)));
     this.#worker.on('exit', (code) => this.#gone(new Error(`the Parquet encoding thread stopped (exit code ${code})`)));
+    // Last: listening for messages refs the thread's port again.
+    this.#worker.unref();
+  }
+
+  async whenReady(): Promise<void> {
+    if (this.clients.size === 0) this.#worker.ref();
+    try {
+      await this.ready;
+    } finally {
+      if (this.clients.size === 0) this.#worker.unref();
+    }
   }
 
   #gone(err: Error): void {
@@ -196,6 +208,10 @@ class InlineHost extends Host {
   }
 
   protected idle(): void {}
+
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
 }
 
 export class EncoderPool {
@@ -267,7 +283,7 @@ export class EncoderPool {
       try {
         if (!this.#worker || this.#worker.dead) this.#worker = this.#newWorker();
         const w = this.#worker;
-        await w.ready;
+        await w.whenReady();
         if (!w.dead) return w;
         throw new Error('the Parquet encoding thread stopped as it started');
       } catch (err) {
@@ -282,7 +298,7 @@ export class EncoderPool {
       this.#inlineBroken = err.message;
       this.#inline = undefined;
     });
-    await this.#inline.ready;
+    await this.#inline.whenReady();
     return this.#inline;
   }
 

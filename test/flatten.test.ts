@@ -194,8 +194,8 @@ describe('real payloads: the gaps closed', () => {
       ]);
       expect(refreshes).toBe(1); // one re-read; the field is still unknown, so it is a deleted field
       expect(cat.columns()).toEqual([
-        { name: naming === 'id' ? 'custom_fields__1' : 'custom_fields__seats', type: 'int64' },
-        { name: 'custom_fields__777', type: 'json' },
+        { name: naming === 'id' ? 'custom_fields__1' : 'custom_fields__seats', type: 'int64', field: 1 },
+        { name: 'custom_fields__777', type: 'json', field: 777 },
       ]);
       expect(cat.has(777)).toBe(true);
       // Values of any type are kept exactly, as JSON text.

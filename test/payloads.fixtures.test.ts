@@ -320,8 +320,8 @@ describe('real-shaped payloads: every leaf is accounted for', () => {
     expect(rows).toHaveLength(8);
     expect(catalog.version).toBeGreaterThan(before);
     const columns = catalog.columns();
-    expect(columns).toContainEqual({ name: 'custom_fields__360777', type: 'json' });
-    expect(columns).toContainEqual({ name: 'custom_fields__360778', type: 'json' });
+    expect(columns).toContainEqual({ name: 'custom_fields__360777', type: 'json', field: 360777 });
+    expect(columns).toContainEqual({ name: 'custom_fields__360778', type: 'json', field: 360778 });
     expect(columns.map((c) => c.name).filter((n) => /__21\d{3}$/.test(n))).toEqual([]);
     expect(columns).toHaveLength(15); // 13 custom fields + 2 deleted
   });

@@ -190,3 +190,27 @@ Total run time: ${((Date.now() - started) / 1000).toFixed(0)} s.
 `;
 writeFileSync(join(ROOT, 'benchmarks', 'RESULTS.md'), md);
 process.stderr.write(`wrote benchmarks/RESULTS.md in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+
+// ------------------------------------------------------------------ S3 vs local (issue 11)
+// The same export into a local folder and into S3 (Ceph RGW on loopback), side by side; its table is
+// appended to RESULTS.md. Runs only when RGW answers on ZDE_RGW_PORT (default 7480), or when
+// scripts/services/rgw.sh can fetch and start it (it is stopped again after). See benchmarks/s3.bench.ts.
+{
+  const { appendFileSync } = await import('node:fs');
+  const { compareS3, ensureRgw, s3Markdown } = await import('./s3.bench.js');
+  const s3Tickets = quick ? 20_000 : 50_000;
+  const s3Repeat = quick ? 1 : 3;
+  const log = (text: string): void => void process.stderr.write(text);
+  log('S3 vs local\n');
+  const rgw = await ensureRgw(log);
+  let section = '## S3 (Ceph RGW on loopback) vs a local folder\n\nNot measured: RGW did not answer and could not be started (scripts/services/rgw.sh).\n';
+  if (rgw) {
+    try {
+      section = s3Markdown(await compareS3({ tickets: s3Tickets, repeat: s3Repeat, formats: ['parquet', 'ndjson'], log }), s3Tickets, s3Repeat);
+    } finally {
+      rgw.stop();
+    }
+  }
+  appendFileSync(join(ROOT, 'benchmarks', 'RESULTS.md'), `\n${section}`);
+  log(`appended the S3 comparison to benchmarks/RESULTS.md (${((Date.now() - started) / 1000).toFixed(0)} s in all)\n`);
+}

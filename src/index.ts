@@ -31,7 +31,8 @@ export { compactTable, type CompactOptions, type CompactResult } from './table/c
 export { vacuumTable, type VacuumOptions, type VacuumResult } from './table/vacuum.js';
 export { type Snapshot, type TableFile } from './table/delta-log.js';
 export { LocalStorage } from './storage/local-storage.js';
-export { openStorage } from './storage/open-storage.js';
+export { openStorage, type StorageOptions } from './storage/open-storage.js';
+export type { S3Storage } from './storage/s3-storage.js';
 export { type Storage, type PendingFile, type StoredObject } from './storage/storage.js';
 export { ExportStats } from './stats.js';
 export { STREAMS, SIDELOAD_COLUMNS, sideloadColumns, streamSpec, type StreamName, type StreamSpec } from './streams.js';

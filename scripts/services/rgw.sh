@@ -177,6 +177,9 @@ osd max object namespace len = 256
 rgw frontends = beast endpoint=127.0.0.1:$PORT
 rgw data = $RUN/rgw
 rgw thread pool size = 64
+# Free deleted objects at once (default: after 2 h), or repeated runs fill the in-memory store.
+rgw gc obj min wait = 0
+rgw gc processor period = 10
 rgw dns name = 127.0.0.1
 EOF
 }

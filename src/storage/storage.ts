@@ -23,7 +23,7 @@ export interface Storage {
   /** A new data file for `key`, written by streaming; `staging` is a unique key for its bytes meanwhile. */
   create(key: string, staging: string): Promise<PendingFile>;
   /** Drop what uploads a dead run left unfinished below `prefix` (object storage), older than `olderThanMs`. */
-  abortStaleUploads?(prefix: string, olderThanMs: number): Promise<number>;
+  abortStaleUploads?(prefix: string, olderThanMs: number, opts?: { keep?: (key: string) => boolean }): Promise<number>;
   close?(): Promise<void>;
 }
 

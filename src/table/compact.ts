@@ -8,6 +8,7 @@ import { checkOptions } from '../options/normalize.js';
 import type { RowFileWriter } from '../sink/file-writers.js';
 import { duckdbConnection, sqlString } from '../sink/duckdb-parquet.js';
 import { LocalStorage } from '../storage/local-storage.js';
+import { openStorage } from '../storage/open-storage.js';
 import type { Storage } from '../storage/storage.js';
 import { joinKey } from '../storage/storage.js';
 import type { DataFile } from './data-file.js';
@@ -48,7 +49,7 @@ export async function compactTable(opts: CompactOptions): Promise<CompactResult>
   checkOptions('compact', { minFiles: opts.minFiles, targetBytes: opts.targetBytes, table: opts.table });
   const minFiles = opts.minFiles ?? 8;
   const target = opts.targetBytes ?? 256 * 1024 * 1024;
-  const storage: Storage = typeof opts.out === 'string' ? new LocalStorage(opts.out) : opts.out;
+  const storage: Storage = typeof opts.out === 'string' ? await openStorage(opts.out) : opts.out;
   const name = opts.table ?? 'tickets';
   const table = await LakeTable.open({ storage, name, onStep: opts.onCommitStep });
   try {

@@ -412,6 +412,8 @@ export class LakeTable {
     for await (const obj of this.storage.list(`${this.name}/`)) {
       const rel = obj.key.slice(this.name.length + 1);
       if (!isDataFilePath(rel)) continue;
+      // In object storage a run's first files are at their keys before the table's first commit.
+      if (this.storage.publishes === 'upload' && runOfDataFile(rel) !== undefined) continue;
       throw new ZendeskEtlError(
         ErrorCodes.TABLE_SETTINGS,
         `${this.storage.url}/${this.name} holds data files (${rel}, ...) but no table log (${LOG_DIR}/): it was written by zendesk-etl 0.1 or by something else. Export into a new folder, or move these files away`,

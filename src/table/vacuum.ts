@@ -1,5 +1,5 @@
 import { checkOptions } from '../options/normalize.js';
-import { LocalStorage } from '../storage/local-storage.js';
+import { openStorage } from '../storage/open-storage.js';
 import type { Storage } from '../storage/storage.js';
 import { LOG_DIR } from './delta-log.js';
 import { LakeTable, isDataFilePath, runOfDataFile } from './lake-table.js';
@@ -33,7 +33,7 @@ export interface VacuumResult {
 export async function vacuumTable(opts: VacuumOptions): Promise<VacuumResult> {
   checkOptions('vacuum', { retentionHours: opts.retentionHours, dryRun: opts.dryRun, table: opts.table });
   const hours = opts.retentionHours ?? 168;
-  const storage: Storage = typeof opts.out === 'string' ? new LocalStorage(opts.out) : opts.out;
+  const storage: Storage = typeof opts.out === 'string' ? await openStorage(opts.out) : opts.out;
   const name = opts.table ?? 'tickets';
   const table = await LakeTable.open({ storage, name });
   const result: VacuumResult = { deleted: [], bytes: 0, abortedUploads: 0 };
@@ -56,7 +56,9 @@ export async function vacuumTable(opts: VacuumOptions): Promise<VacuumResult> {
       result.deleted.push(rel);
       result.bytes += obj.size;
     }
-    if (!opts.dryRun && storage.abortStaleUploads) result.abortedUploads = await storage.abortStaleUploads(`${name}/`, retentionMs);
+    // Never a live run's upload in progress, whatever the retention.
+    const keep = (key: string): boolean => live.has(runOfDataFile(key.slice(name.length + 1)) ?? '');
+    if (!opts.dryRun && storage.abortStaleUploads) result.abortedUploads = await storage.abortStaleUploads(`${name}/`, retentionMs, { keep });
     return result;
   } finally {
     await table.close();

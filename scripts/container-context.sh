@@ -29,7 +29,8 @@ mkdir -p "$OUT/dist" "$OUT/node_modules"
 cp package.json package-lock.json LICENSE README.md "$OUT/"
 cp -R dist/src "$OUT/dist/src"
 
-# Every package of the production tree, parents before their nested node_modules.
+# Every package of the production tree, parents before their nested node_modules; not one the lock
+# file does not name (extraneous: left in node_modules by an earlier install).
 count=0
 while IFS= read -r dir; do
   [[ "$dir" == "$ROOT" ]] && continue
@@ -39,7 +40,7 @@ while IFS= read -r dir; do
   mkdir -p "$(dirname "$OUT/$rel")"
   cp -R "$dir" "$OUT/$rel"
   count=$((count + 1))
-done < <(npm ls --omit=dev --all --parseable 2>/dev/null | LC_ALL=C sort -u)
+done < <(npm ls --omit=dev --all --parseable --long 2>/dev/null | awk -F: '$NF != "EXTRANEOUS" { print $1 }' | LC_ALL=C sort -u)
 
 # A package the code imports but the tree lacks fails here, not in a pod.
 (cd "$OUT" && node --input-type=module -e "for (const m of ['index.js', 'cli/main.js', 'cli/commands/export.js', 'cli/commands/fleet.js', 'cli/commands/check.js', 'cli/commands/maintenance.js', 'cli/commands/stand-in.js']) await import('./dist/src/' + m);")

@@ -55,7 +55,7 @@ export interface MockZendeskOptions {
   /** Update this many tickets after every `updateEvery` export requests (changes during a run). */
   updateEvery?: number;
   updateCount?: number;
-  /** Export requests allowed per rate window (sliding). Default: unlimited. */
+  /** Export requests allowed per rate window (sliding). Default, or 0: unlimited (as `--rate-limit 0` of the exporter). */
   rateLimit?: number;
   rateWindowMs?: number;
   /** Retry-After (seconds) on injected 429s. Default 1. */
@@ -135,7 +135,7 @@ export class MockZendesk {
       lateFieldAfterRequests: options.lateFieldAfterRequests,
       updateEvery: options.updateEvery ?? 0,
       updateCount: options.updateCount ?? 0,
-      rateLimit: options.rateLimit,
+      rateLimit: options.rateLimit === 0 ? undefined : options.rateLimit,
       rateWindowMs: options.rateWindowMs ?? 60_000,
       retryAfterSeconds: options.retryAfterSeconds ?? 1,
       envelopeOrder: options.envelopeOrder ?? 'tickets-first',

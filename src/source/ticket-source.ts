@@ -101,7 +101,7 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
   #rawPage: RawPage | undefined;
 
   constructor(opts: TicketSourceOptions) {
-    super(16);
+    super();
     checkOptions('export', { perPage: opts.perPage, pagination: opts.pagination, rateLimit: opts.rateLimit, retries: opts.retries, maxRetryTimeMs: opts.maxRetryTimeMs, supportTypeScope: opts.supportTypeScope, include: opts.include, parser: opts.parser, redis: opts.redis });
     const perPage = opts.perPage ?? 1000;
     const spec = streamSpec(opts.stream ?? 'tickets');

@@ -90,8 +90,9 @@ export class PageScanner {
   #key = '';
   #index = 0;
   // The value being captured.
-  #parts: Buffer[] = [];
-  #partsBytes = 0;
+  /** Its bytes from the chunks before the current one, in a buffer reused from one value to the next. */
+  #held: Buffer | undefined;
+  #heldBytes = 0;
   #capStart = 0; // absolute offset where the captured value starts
   #capFrom = 0; // where, in the current chunk, the bytes of the value not yet kept start
   #depth = 0;
@@ -256,8 +257,7 @@ export class PageScanner {
   #begin(state: S, c: number, i: number): void {
     this.#state = state;
     this.#capStart = this.#base + i;
-    this.#parts = [];
-    this.#partsBytes = 0;
+    this.#heldBytes = 0;
     this.#escape = false;
     this.#scalar = false;
     this.#inString = false;
@@ -333,25 +333,39 @@ export class PageScanner {
 
   /** The chunk ended inside a captured value: keep its bytes (a copy: the caller may reuse the chunk). */
   #keep(chunk: Buffer): void {
-    if (chunk.length > this.#capFrom) {
-      this.#parts.push(Buffer.from(chunk.subarray(this.#capFrom)));
-      this.#partsBytes += chunk.length - this.#capFrom;
-    }
-    if (this.#partsBytes > this.#maxValueBytes) {
+    if (chunk.length > this.#capFrom) this.#hold(chunk, this.#capFrom, chunk.length);
+    if (this.#heldBytes > this.#maxValueBytes) {
       throw this.#error(`${this.#where()} is larger than ${this.#maxValueBytes} bytes`, this.#capStart);
     }
   }
 
+  /**
+   * Append `chunk[from, to)` to the held bytes. The buffer grows by doubling and is reused by the next
+   * values: a page of 1.5 MB tickets costs one buffer, not two copies of every ticket (the chunks kept,
+   * then their concatenation), garbage that only a full GC frees.
+   */
+  #hold(chunk: Buffer, from: number, to: number): void {
+    const need = this.#heldBytes + to - from;
+    let held = this.#held;
+    if (held === undefined || held.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 2 * (held?.length ?? 0), 64 * 1024));
+      held?.copy(grown, 0, 0, this.#heldBytes);
+      this.#held = held = grown;
+    }
+    chunk.copy(held, this.#heldBytes, from, to);
+    this.#heldBytes = need;
+  }
+
   #finishCapture(chunk: Buffer, end: number): void {
+    // `bytes` may be the held buffer: it is read only below, before the next value overwrites it.
     let bytes: Buffer;
-    if (this.#parts.length === 0) {
+    if (this.#heldBytes === 0) {
       bytes = chunk.subarray(this.#capFrom, end);
     } else {
-      this.#parts.push(chunk.subarray(this.#capFrom, end));
-      bytes = Buffer.concat(this.#parts, this.#partsBytes + end - this.#capFrom);
+      this.#hold(chunk, this.#capFrom, end);
+      bytes = this.#held!.subarray(0, this.#heldBytes);
+      this.#heldBytes = 0;
     }
-    this.#parts = [];
-    this.#partsBytes = 0;
     let value: unknown = NONE;
     if (this.#spans.length > 0) {
       this.#largeStrings += this.#spans.length / 2;

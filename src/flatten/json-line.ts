@@ -38,20 +38,21 @@ function slowRow(row: Row): string {
   for (const key in row) {
     const v = row[key];
     if (v === undefined) continue; // as JSON.stringify: an undefined member is left out
-    out += `${first ? '' : ','}${JSON.stringify(key)}:${value(v)}`;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${jsonValue(v)}`;
     first = false;
   }
   return `${out}}`;
 }
 
-function value(v: RowValue): string {
+/** One row value as JSON text, a bigint (also in a list) as its exact digits. */
+export function jsonValue(v: RowValue): string {
   if (typeof v === 'bigint') return v.toString();
   if (Array.isArray(v)) {
     let out = '[';
     for (let i = 0; i < v.length; i++) {
       const x = v[i];
       // As JSON.stringify: an undefined element (a hole) is written null.
-      out += `${i === 0 ? '' : ','}${x === undefined ? 'null' : value(x)}`;
+      out += `${i === 0 ? '' : ','}${x === undefined ? 'null' : jsonValue(x)}`;
     }
     return `${out}]`;
   }

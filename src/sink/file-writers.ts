@@ -6,9 +6,10 @@ import type { ParquetWriter } from 'parquetjs-lite';
 import { createRequire } from 'node:module';
 import { ErrorCodes, ZendeskEtlError, fsReason } from '../errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
-import { toJsonLine, toJsonText } from '../flatten/json-line.js';
+import { toJsonText } from '../flatten/json-line.js';
 import { EXTRA_COLUMN, type Column, type ColumnType } from '../schema/ticket-schema.js';
 import type { PendingFile } from '../storage/storage.js';
+import { NdjsonEncoder } from './ndjson-encoder.js';
 
 /**
  * File formats, knowing nothing about tables, partitions or commits: encode rows into a pending
@@ -64,8 +65,7 @@ export class NdjsonWriter implements RowFileWriter {
   readonly #gzip: Gzip | undefined;
   readonly #out: Writable;
   readonly #file: Writable;
-  #buf: string[] = [];
-  #bufLen = 0;
+  readonly #encoder = new NdjsonEncoder(1 << 20);
   #rows = 0;
   #bytes = 0;
 
@@ -88,19 +88,16 @@ export class NdjsonWriter implements RowFileWriter {
   }
 
   async write(row: TicketRow): Promise<void> {
-    const line = toJsonLine(row);
-    this.#buf.push(line);
-    this.#bufLen += line.length;
+    this.#encoder.row(row);
     this.#rows++;
-    if (this.#bufLen >= 1 << 20) await this.#flush();
+    for (let data = this.#encoder.take(); data !== undefined; data = this.#encoder.take()) await this.#send(data);
   }
 
   async #flush(): Promise<void> {
-    if (this.#buf.length === 0) return;
-    const text = this.#buf.join('');
-    this.#buf = [];
-    this.#bufLen = 0;
-    const data = Buffer.from(text, 'utf8');
+    for (let data = this.#encoder.take(true); data !== undefined; data = this.#encoder.take(true)) await this.#send(data);
+  }
+
+  async #send(data: Buffer): Promise<void> {
     this.#bytes += data.length;
     this.#check();
     if (!this.#out.write(data)) await waitDrain(this.#out, this.#file, this.#where);

@@ -2,9 +2,9 @@ import { Writable } from 'node:stream';
 import { isCheckpoint, isSideload, type Checkpoint, type Item } from '../checkpoint.js';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
-import { toJsonLine } from '../flatten/json-line.js';
 import { ExportStats } from '../stats.js';
 import { OBJECT_HIGH_WATER_MARK } from '../flow.js';
+import { NdjsonEncoder } from './ndjson-encoder.js';
 
 /**
  * NDJSON to any byte stream (stdout for `--out -`): one JSON object per line, with backpressure.
@@ -14,8 +14,7 @@ import { OBJECT_HIGH_WATER_MARK } from '../flow.js';
 export class NdjsonStreamSink extends Writable {
   readonly #out: NodeJS.WritableStream;
   readonly #stats: ExportStats;
-  #buf: string[] = [];
-  #len = 0;
+  readonly #encoder = new NdjsonEncoder(256 * 1024);
 
   constructor(out: NodeJS.WritableStream, stats?: ExportStats) {
     super({ objectMode: true, highWaterMark: OBJECT_HIGH_WATER_MARK });
@@ -44,11 +43,9 @@ export class NdjsonStreamSink extends Writable {
       }, callback);
       return;
     }
-    const line = toJsonLine(item);
-    this.#buf.push(line);
-    this.#len += line.length;
+    this.#encoder.row(item);
     this.#stats.rowsWritten++;
-    if (this.#len >= 256 * 1024) this.#flush().then(() => callback(), callback);
+    if (this.#encoder.ready) this.#flush(false).then(() => callback(), callback);
     else callback();
   }
 
@@ -56,15 +53,14 @@ export class NdjsonStreamSink extends Writable {
     this.#flush().then(() => callback(), callback);
   }
 
-  #flush(): Promise<void> {
-    if (this.#buf.length === 0) return Promise.resolve();
-    const text = this.#buf.join('');
-    this.#buf = [];
-    this.#len = 0;
+  /** Write the full buffers, and with `all` the partial one too; resolves once the stream takes more. */
+  #flush(all = true): Promise<void> {
     return new Promise((resolve, reject) => {
       const fail = (err: Error): void => reject(new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot write NDJSON to the output stream: ${err.message}`, {}, { cause: err }));
       try {
-        if (this.#out.write(text)) resolve();
+        let more = true;
+        for (let data = this.#encoder.take(all); data !== undefined; data = this.#encoder.take(all)) more = this.#out.write(data);
+        if (more) resolve();
         else this.#out.once('drain', resolve);
       } catch (err) {
         fail(err as Error);

@@ -4,8 +4,8 @@ import { invalidOption } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readFleetFile, type FleetAccount } from './fleet-file.js';
 import { planJobs, type FleetJobData, type PlannedJob } from './plan.js';
-import { connectRedis, redisError } from './redis-client.js';
-import { redisTarget, type RedisTarget } from './redis-url.js';
+import { connectRedis } from './redis-client.js';
+import { redisError, redisTarget, type RedisTarget } from './redis-url.js';
 
 /** The queue of a fleet's jobs, unless `--queue` names another. */
 export const DEFAULT_QUEUE = 'zendesk-etl';

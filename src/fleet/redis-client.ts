@@ -1,17 +1,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
-import type { RedisTarget } from './redis-url.js';
+import { redisError, type RedisTarget } from './redis-url.js';
 
 /** How long the first connection may take before the run gives up (Redis down, wrong host). */
 export const CONNECT_TIMEOUT_MS = 5_000;
-
-/** A Redis error (or any error met talking to Redis) as a coded, retriable error naming the server. */
-export function redisError(target: RedisTarget, doing: string, err: unknown): ZendeskEtlError {
-  if (err instanceof ZendeskEtlError) return err;
-  const e = err as NodeJS.ErrnoException;
-  const why = e.code ?? e.message ?? String(err);
-  return new ZendeskEtlError(ErrorCodes.NETWORK, `Redis at ${target.shown} (--redis or ZENDESK_ETL_REDIS_URL) failed while ${doing}: ${why}`, { url: target.shown }, { cause: err });
-}
 
 /**
  * A connected ioredis client, or a coded error within `CONNECT_TIMEOUT_MS`: a run never hangs on a

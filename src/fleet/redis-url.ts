@@ -1,5 +1,5 @@
 import type { RedisOptions } from 'ioredis';
-import { invalidOption } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
 
 /** A Redis server named by a URL: the options ioredis takes, and the URL fit for logs (no password). */
 export interface RedisTarget {
@@ -39,4 +39,12 @@ export function redisTarget(url: string, option = 'redis'): RedisTarget {
     ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
   };
   return { shown, options, hasPassword: u.password !== '' };
+}
+
+/** A Redis error (or any error met talking to Redis) as a coded, retriable error naming the server. */
+export function redisError(target: RedisTarget, doing: string, err: unknown): ZendeskEtlError {
+  if (err instanceof ZendeskEtlError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const why = e.code ?? e.message ?? String(err);
+  return new ZendeskEtlError(ErrorCodes.NETWORK, `Redis at ${target.shown} (--redis or ZENDESK_ETL_REDIS_URL) failed while ${doing}: ${why}`, { url: target.shown }, { cause: err });
 }

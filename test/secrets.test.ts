@@ -92,6 +92,21 @@ describe('credentials never leak', () => {
     expect(redactUrl(`https://acme.zendesk.com/x?access_token=${SECRETS.oauthToken}&cursor=abc`)).toBe('https://acme.zendesk.com/x?access_token=REDACTED&cursor=abc');
   });
 
+  it('a URL with a password in any flag (--redis, --base-url, --out s3://) is refused, exit 2, without repeating it', async () => {
+    const out = await tempDir();
+    for (const [flag, url] of [
+      ['--redis', `redis://:${SECRETS.password}@127.0.0.1:6379`],
+      ['--base-url', `https://user:${SECRETS.password}@acme.zendesk.com`],
+      ['--out', `s3://key:${SECRETS.password}@bucket/lake`],
+    ] as const) {
+      const args = ['export', 'tickets', '--base-url', 'https://acme.zendesk.com', '--out', out, flag, url];
+      const run = await runCli(args, { ZENDESK_EMAIL: SECRETS.email, ZENDESK_API_TOKEN: SECRETS.apiToken });
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toContain(`${flag} with a password in its URL is refused`);
+      expect(run.stdout + run.stderr).not.toContain(SECRETS.password);
+    }
+  });
+
   it('pagination URLs from a response never take credentials to another origin', async () => {
     const mock = await startMock({ tickets: 1500 });
     // Whatever next_page or after_url say, requests are built on the configured origin only.

@@ -158,6 +158,15 @@ export function parseFlags(command: Command, args: string[], usage: string): Par
       throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `--${secret} is refused: credentials are never taken from the command line (they leak into shell history and ps). Set ZENDESK_OAUTH_TOKEN, or ZENDESK_EMAIL with ZENDESK_API_TOKEN, in the environment (or a _FILE variable)`, { option: `--${secret}` });
     }
   }
+  // A URL on the command line shows in ps and shell history: one with a password in it is refused,
+  // and the value is not repeated.
+  for (const s of specs) {
+    const v = parsed.values[s.flag!];
+    if (typeof v === 'string' && URL.canParse(v) && new URL(v).password !== '') {
+      const env = s.env ? `set ${s.env} in the environment instead` : 'give the password through the environment instead';
+      throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `--${s.flag} with a password in its URL is refused: it would show in ps and shell history; ${env}`, { option: `--${s.flag}` });
+    }
+  }
   const values: OptionValues = {};
   for (const s of specs) {
     const v = parsed.values[s.flag!];

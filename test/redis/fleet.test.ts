@@ -312,7 +312,7 @@ describe('fleet files and commands: checked before anything is queued', () => {
     expect(none.stderr).toMatch(/--redis must be the Redis URL/);
     const password = await runCli(['worker', '--redis', 'redis://:hunter2secret@127.0.0.1:1'], BASE_ENV);
     expect(password.code).toBe(2);
-    expect(password.stderr).toMatch(/--redis with a password is refused/);
+    expect(password.stderr).toMatch(/--redis with a password in its URL is refused/);
     expect(password.stderr).not.toContain('hunter2secret');
     const t0 = Date.now();
     const down = await runCli(['fleet', 'status'], { ...BASE_ENV, ZENDESK_ETL_REDIS_URL: 'redis://:hunter2secret@127.0.0.1:1' });

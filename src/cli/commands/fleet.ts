@@ -1,19 +1,13 @@
-import { ErrorCodes, ZendeskEtlError, invalidOption } from '../../errors.js';
+import { invalidOption } from '../../errors.js';
 import { enqueueFleet, fleetStatus, type FleetStatus, type JobReport } from '../../fleet/queue.js';
-import { redisTarget } from '../../fleet/redis-url.js';
 import { runWorker } from '../../fleet/worker.js';
 import { formatTime } from '../../time.js';
 import { EXIT, prepare, type CliIo, type CommandContext } from '../context.js';
 
-/** The Redis URL, from --redis or ZENDESK_ETL_REDIS_URL; a password only from the environment. */
-function redisOf(ctx: CommandContext, args: readonly string[], usage: string): string {
+/** The Redis URL, from --redis or ZENDESK_ETL_REDIS_URL (a password in --redis is refused with the other flags). */
+function redisOf(ctx: CommandContext, usage: string): string {
   const url = ctx.options.redis;
   if (typeof url !== 'string') throw invalidOption('--redis', `the Redis URL (redis://HOST:PORT), or ZENDESK_ETL_REDIS_URL in the environment (${usage})`, null);
-  const i = args.findIndex((a) => a === '--redis' || a.startsWith('--redis='));
-  const given = i < 0 ? undefined : args[i]!.includes('=') ? args[i]!.slice('--redis='.length) : args[i + 1];
-  if (given !== undefined && redisTarget(given).hasPassword) {
-    throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, '--redis with a password is refused: it would show in ps and shell history; set ZENDESK_ETL_REDIS_URL in the environment instead', { option: '--redis' });
-  }
   return url;
 }
 
@@ -34,7 +28,7 @@ export async function fleetCommand(args: string[], io: CliIo): Promise<number> {
   const action = ctx.positionals.shift();
   if (action !== 'enqueue' && action !== 'status') throw invalidOption('fleet', `"enqueue" or "status" (${FLEET_USAGE})`, action ?? null);
   if (ctx.positionals.length > 0) throw invalidOption('arguments', `none after fleet ${action}`, ctx.positionals.join(' '));
-  const redis = redisOf(ctx, args, FLEET_USAGE);
+  const redis = redisOf(ctx, FLEET_USAGE);
   const o = ctx.options as { config?: string; queue?: string; attempts?: number; backoffSeconds?: number; run?: string; json?: boolean };
   if (action === 'enqueue') {
     if (o.config === undefined) throw invalidOption('--config', 'the fleet file (zendesk-etl fleet enqueue --config FLEET.json)', null);
@@ -81,7 +75,7 @@ export async function workerCommand(args: string[], io: CliIo): Promise<number> 
   });
   if (typeof ctx === 'number') return ctx;
   if (ctx.positionals.length > 0) throw invalidOption('arguments', 'none (zendesk-etl worker --redis URL)', ctx.positionals.join(' '));
-  const redis = redisOf(ctx, args, usage);
+  const redis = redisOf(ctx, usage);
   const o = ctx.options as { queue?: string; concurrency?: number; lockSeconds?: number; exitWhenDrained?: boolean };
   const s = await runWorker({ redis, queue: o.queue, concurrency: o.concurrency, lockSeconds: o.lockSeconds, exitWhenDrained: o.exitWhenDrained, signal: io.signal, env: ctx.env, log: ctx.log });
   const fields = { completed: s.completed, failed: s.failed, retrying: s.retrying, requeued: s.requeued, wall_ms: s.wallMs, cpu_ms: s.cpuMs, peak_rss_mb: s.peakRssMb };

@@ -46,7 +46,7 @@ describe('signals, full disks, bad state', () => {
     const done = await run.done;
     clearInterval(timer);
     expect(done.code).toBe(130);
-    expect(done.stderr).toMatch(/SIGINT: finishing the page in progress and committing/);
+    expect(done.stderr).toMatch(/SIGINT: stopping cleanly \(an export first commits the page in progress\)/);
     expect(done.stderr).toMatch(/interrupted: everything complete was committed/);
     const rows = await committedRows(out);
     expect(rows).toBeGreaterThan(0);

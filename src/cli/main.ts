@@ -113,7 +113,7 @@ if (isMain) {
   const onSignal = (name: NodeJS.Signals): void => {
     if (by === undefined) {
       by = name;
-      process.stderr.write(`\n${name}: finishing the page in progress and committing; press again to abort\n`);
+      process.stderr.write(`\n${name}: stopping cleanly (an export first commits the page in progress); press again to abort\n`);
       controller.abort();
     } else {
       process.stderr.write(`\n${name} again: aborting; uncommitted work is discarded on the next start\n`);

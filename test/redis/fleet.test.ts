@@ -14,6 +14,9 @@ import { fleetStatus } from '../../src/fleet/queue.js';
 import type { MockZendesk } from '../../src/mock/server.js';
 import { checkExactlyOnce, deltaVersions, lakeVersions, readLog, runCli, spawnCli, startMock, tempDir } from '../helpers.js';
 import { redisUrl } from '../support/services.js';
+import { waitFor as waitUntil } from '../support/wait-for.js';
+
+const waitFor = (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 90_000): Promise<void> => waitUntil(what, cond, timeoutMs, 50);
 
 let redis: Redis;
 beforeAll(async () => {
@@ -37,14 +40,6 @@ function testQueue(): { name: string; queue: Queue } {
     await connection.quit().catch(() => undefined);
   });
   return { name, queue };
-}
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** [first, last + 1) of the stand-in's generated_timestamps: the whole account. */

@@ -15,6 +15,7 @@ import type { MockRequestRecord, MockZendesk } from '../../src/mock/server.js';
 import { createRequestGate, SHARED_HEARTBEAT_MS, SHARED_JITTER_MS, sharedLimitKeys, sharedMinTime, SLOT_EXPIRATION_EXTRA_MS } from '../../src/source/limiter.js';
 import { checkExactlyOnce, deltaVersions, lakeVersions, mockEnv, readLog, ROOT, spawnCli, startMock, tempDir } from '../helpers.js';
 import { redisUrl } from '../support/services.js';
+import { waitFor } from '../support/wait-for.js';
 
 const WINDOW_MS = 6000;
 const N = 6;
@@ -31,15 +32,6 @@ afterAll(async () => {
 });
 
 const exportRequests = (mock: MockZendesk): MockRequestRecord[] => mock.requests.filter((r) => r.path.startsWith('/api/v2/incremental/')).sort((a, b) => a.at - b.at);
-
-/** Bounded wait on a real condition (no sleep standing in for synchronisation). */
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Three windows covering every ticket of the stand-in. */
 function threeWindows(mock: MockZendesk): [number, number][] {

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type { Credentials } from './auth.js';
 import type { Checkpoint } from './checkpoint.js';
 import { describeSegment, frontier, type ExportRange, type Window } from './delivery.js';
-import { invalidOption } from './errors.js';
+import { ErrorCodes, invalidOption, ZendeskEtlError } from './errors.js';
 import { FlattenStream } from './flatten/flatten-stream.js';
 import { FieldCatalog, type CustomFieldNaming } from './schema/custom-fields.js';
 import { METADATA_COLUMNS, type Column } from './schema/ticket-schema.js';
@@ -22,6 +22,7 @@ import { openStorage } from './storage/open-storage.js';
 import type { Storage } from './storage/storage.js';
 import { LakeTable, newRunId, type TableSettings, type TableStep } from './table/lake-table.js';
 import { formatTime } from './time.js';
+import { resolveOrigin } from './url.js';
 import type { Logger } from './log.js';
 import { checkOptions } from './options/normalize.js';
 import { STREAMS, sideloadColumns, streamSpec, type StreamName, type StreamSpec } from './streams.js';
@@ -85,7 +86,13 @@ export interface RunStart {
 }
 
 export interface ExportTicketsOptions extends LakeRunOptions {
-  origin: string;
+  /**
+   * The account, named one way only: `origin` (`https://acme.zendesk.com`), `subdomain` (`acme`), or
+   * `baseUrl` (a custom domain, or a stand-in on loopback), checked as the CLI checks them.
+   */
+  origin?: string | undefined;
+  subdomain?: string | undefined;
+  baseUrl?: string | undefined;
   credentials: Credentials;
   pagination?: PaginationMode | undefined;
   /** Where the window starts (Unix seconds). Default 0. */
@@ -213,6 +220,19 @@ export function exportTickets(opts: ExportTicketsOptions): Promise<ExportResult>
   return exportStream('tickets', opts);
 }
 
+/** The origin of the account the options name (by origin, subdomain or baseUrl), checked once. */
+function accountOrigin(opts: ExportTicketsOptions): string {
+  const { origin, subdomain, baseUrl } = opts;
+  if (origin === undefined && subdomain === undefined && baseUrl === undefined) {
+    throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, 'the account is not named: give origin, subdomain or baseUrl', { option: 'origin' });
+  }
+  if (origin === undefined) return resolveOrigin({ subdomain, baseUrl });
+  if (subdomain !== undefined || baseUrl !== undefined) {
+    throw invalidOption('origin', `given alone: origin and ${subdomain !== undefined ? 'subdomain' : 'baseUrl'} both name the account`, origin);
+  }
+  return resolveOrigin({ baseUrl: origin }, { subdomain: 'origin', baseUrl: 'origin' });
+}
+
 /**
  * Export one incremental stream (`tickets`, `ticket_events`, `users`, `organizations`) into its own
  * table of the lake, with the same guarantees as tickets. Sideloads (`include`) land in tables of
@@ -225,7 +245,8 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
   const window: Window = { start, end: opts.endTime };
   const stats = opts.stats ?? new ExportStats();
   const mode = opts.pagination ?? (spec.cursorPath ? 'cursor' : 'time');
-  const http = new ZendeskHttp(opts.origin, opts.credentials, opts.timeouts);
+  const origin = accountOrigin(opts);
+  const http = new ZendeskHttp(origin, opts.credentials, opts.timeouts);
   let table: LakeTable | undefined;
   try {
     let ranges: ExportRange[] = [];
@@ -253,7 +274,7 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
     const source = (r: readonly ExportRange[]): TicketSource =>
       new TicketSource({
         stream,
-        origin: opts.origin,
+        origin,
         credentials: opts.credentials,
         pagination: mode,
         ranges: r,

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Progress } from '../src/cli/progress.js';
 import { OPTIONS } from '../src/options/table.js';
 import { ExportStats } from '../src/stats.js';
-import { checkExactlyOnce, dataFiles, lakeVersions, mockEnv, readLog, runCli, spawnCli, startMock, tempDir } from './helpers.js';
+import { checkExactlyOnce, dataFiles, lakeVersions, mockEnv, readLog, runCli, spawnCli, startMock, tempDir, tokenCredentials } from './helpers.js';
 
 const COMMANDS = ['export', 'replay', 'compact', 'vacuum', 'check', 'state', 'mock-server', 'demo'] as const;
 
@@ -221,5 +221,19 @@ describe('options in the library', () => {
     expect(() => checkOptions('export', { timeouts: { bodyIdle: 0 } })).toThrow(/^timeouts\.bodyIdle must be a whole number from 1 to 3600000, got 0$/);
     expect(() => checkOptions('export', { perPage: 1001 })).toThrow(/^perPage must be a whole number from 1 to 1000, got 1001$/);
     expect(() => checkOptions('export', { startTime: 10, endTime: 5 })).toThrow(/^endTime must be later than startTime \(10\), got 5$/);
+  });
+
+  it('name the account one way: origin, subdomain or baseUrl, checked as the CLI checks them', async () => {
+    const { exportTickets } = await import('../src/export.js');
+    const mock = await startMock({ tickets: 30 });
+    const credentials = tokenCredentials(mock);
+    const byBaseUrl = await exportTickets({ baseUrl: mock.url, credentials, out: await tempDir(), rateLimit: 0 });
+    expect(byBaseUrl.committed.rows).toBe(30);
+    const requests = mock.exportRequests;
+    await expect(exportTickets({ credentials, out: await tempDir() })).rejects.toThrow(/^the account is not named: give origin, subdomain or baseUrl$/);
+    await expect(exportTickets({ origin: mock.url, baseUrl: mock.url, credentials, out: await tempDir() })).rejects.toThrow(/^origin must be given alone: origin and baseUrl both name the account/);
+    await expect(exportTickets({ origin: 'http://zendesk.example.com', credentials, out: await tempDir() })).rejects.toThrow(/^origin must be an https:\/\/ URL \(plain http is allowed on loopback only\)/);
+    await expect(exportTickets({ subdomain: 'no such', credentials, out: await tempDir() })).rejects.toThrow(/^subdomain must be a Zendesk subdomain/);
+    expect(mock.exportRequests).toBe(requests);
   });
 });

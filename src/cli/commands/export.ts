@@ -38,8 +38,9 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
   const o = ctx.options as Partial<ExportTicketsOptions> & { subdomain?: string; baseUrl?: string; out?: string };
   if (o.out === undefined) throw invalidOption('--out', 'a folder or s3://BUCKET/PREFIX for the lake, or - for NDJSON on stdout', null);
   const origin = resolveOrigin({ subdomain: o.subdomain, baseUrl: o.baseUrl }, ACCOUNT);
+  const { subdomain: _subdomain, baseUrl: _baseUrl, ...rest } = o;
   const opts: ExportTicketsOptions = {
-    ...o,
+    ...rest,
     out: o.out,
     origin,
     credentials: credentialsFromEnv(ctx.env),

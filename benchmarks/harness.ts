@@ -2,11 +2,31 @@
  * Shared pieces of the benchmarks. Each variant runs in a process of its own (so its peak RSS is its
  * own) and prints one `RESULT {json}` line; `run.ts` collects them into RESULTS.md.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MockZendesk } from '../src/mock/server.js';
 
 export const DATA = join(import.meta.dirname, '.data');
+const BUILT_CLI = join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'main.js');
+
+/**
+ * The stand-in in a process of its own (`zendesk-etl mock-server ARGS --cache --identity`: rendered
+ * pages, no gzip, so every exporter reads the same bytes). `cli` runs the CLI: the built one by default.
+ */
+export async function startStandIn(args: readonly string[], cli: readonly string[] = [BUILT_CLI]): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, [...cli, 'mock-server', ...args, '--cache', '--identity'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = /listening on (http:\/\/[\d.:]+)/.exec(text);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', () => reject(new Error(`the stand-in exited: ${text}`)));
+  });
+  return { url, stop: () => child.kill('SIGTERM') };
+}
 
 export interface Result {
   scenario: string;

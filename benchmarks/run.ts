@@ -8,11 +8,13 @@
  * per machine (the fleet on Redis, when scripts/services/redis.sh can start one); S3 against a local
  * folder (when scripts/services/rgw.sh can start Ceph RGW).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { pageFile, type Result } from './harness.js';
+import { pageFile, startStandIn as standIn, type Result } from './harness.js';
+
+const startStandIn = (tickets: number, extra: string[] = []): ReturnType<typeof standIn> => standIn(['--tickets', String(tickets), '--rate-limit', '0', ...extra]);
 
 const quick = process.argv.includes('--quick');
 const ROOT = join(import.meta.dirname, '..');
@@ -42,20 +44,6 @@ const perSec = (r: Result): number => r.tickets / (r.ms / 1000);
 const mbPerSec = (r: Result): number => r.bytes / 1e6 / (r.ms / 1000);
 const cpuUs = (r: Result): number => (r.cpuMs * 1000) / r.tickets;
 
-/** The stand-in in a process of its own, serving rendered pages without gzip (every exporter reads the same bytes). */
-async function startStandIn(tickets: number, extra: string[] = []): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, [CLI, 'mock-server', '--tickets', String(tickets), '--cache', '--identity', '--rate-limit', '0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    child.stdout.on('data', (d: Buffer) => {
-      text += d.toString();
-      const m = /listening on (http:\/\/[\d.:]+)/.exec(text);
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', () => reject(new Error(`the stand-in exited: ${text}`)));
-  });
-  return { url, stop: () => child.kill('SIGTERM') };
-}
 
 /** The least wall time of each variant over `rounds` interleaved rounds (a shared machine's noise only ever adds). */
 function best(runs: Result[]): Result[] {

@@ -10,7 +10,7 @@
  *   tsx benchmarks/s3.bench.ts [--tickets 50000] [--repeat 3] [--formats parquet,ndjson] [--part-mb 8] [--queue 2]
  * `benchmarks/run.ts` runs the comparison too, and puts its table in RESULTS.md.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObj
 import { credentialsFromEnv } from '../src/auth.js';
 import { exportTickets } from '../src/export.js';
 import { S3_DEFAULTS } from '../src/storage/s3-storage.js';
-import { arg, measure, type Result } from './harness.js';
+import { arg, measure, startStandIn, type Result } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const MiB = 1024 * 1024;
@@ -113,19 +113,6 @@ export async function ensureRgw(log: (s: string) => void): Promise<{ stop: () =>
   return { stop: () => void spawnSync('bash', [join(ROOT, 'scripts/services/rgw.sh'), 'stop'], { cwd: ROOT, stdio: 'ignore' }) };
 }
 
-async function startStandIn(tickets: number): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'mock-server', '--tickets', String(tickets), '--cache', '--identity'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    child.stdout.on('data', (d: Buffer) => {
-      text += d.toString();
-      const m = /listening on (http:\/\/[\d.:]+)/.exec(text);
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', () => reject(new Error(`the stand-in exited: ${text}`)));
-  });
-  return { url, stop: () => child.kill('SIGTERM') };
-}
 
 function rgwClient(): S3Client {
   const rgw = rgwEnv();
@@ -197,7 +184,7 @@ export async function compareS3(opts: { tickets: number; repeat: number; formats
   const partMb = opts.partMb ?? S3_DEFAULTS.partSizeBytes / MiB;
   const queue = opts.queue ?? S3_DEFAULTS.queueSize;
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // the SDK pin is deliberate (see the README)
-  const standIn = await startStandIn(opts.tickets);
+  const standIn = await startStandIn(['--tickets', String(opts.tickets)], ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')]);
   const zendesk = { ZENDESK_OAUTH_TOKEN: 'mock-oauth-token-abcdef' };
   const show = (r: Result): void => opts.log(`  ${r.variant.padEnd(48)} ${(r.ms / 1000).toFixed(1).padStart(6)} s  ${Math.round(r.tickets / (r.ms / 1000)).toLocaleString('en-US').padStart(7)} tickets/s  ${Math.round(r.peakRssMb)} MB RSS  (${r.note ?? ''})\n`);
   const out: S3Comparison[] = [];

@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { startStandIn as standIn } from '../harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -42,19 +43,6 @@ interface Run {
 
 if (!existsSync(CLI)) throw new Error(`build first: npx tsc -p tsconfig.build.json (${CLI} is missing)`);
 
-async function standIn(args: string[]): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, [CLI, 'mock-server', ...args, '--cache', '--identity'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    child.stdout.on('data', (d: Buffer) => {
-      text += d.toString();
-      const m = /listening on (http:\/\/[\d.:]+)/.exec(text);
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', () => reject(new Error(`the stand-in exited: ${text}`)));
-  });
-  return { url, stop: () => child.kill('SIGTERM') };
-}
 
 function flags(variant: Variant): string[] {
   if (variant === 'ndjson') return ['--format', 'ndjson'];

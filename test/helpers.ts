@@ -59,8 +59,26 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, signal?: Ab
 }
 
 /** Run the built CLI as a real process. */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv, opts: { onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): { child: ReturnType<typeof spawn>; done: Promise<CliRun & { signal: NodeJS.Signals | null }> } {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * SIGKILL `child` once the stand-in has answered `target` export requests: a random instant of a run,
+ * tied to its progress rather than to a clock. Returns a function that stops watching.
+ */
+export function killAtRequest(child: ReturnType<typeof spawn>, mock: MockZendesk, target: number): () => void {
+  const timer = setInterval(() => {
+    if (mock.exportRequests >= target) {
+      child.kill('SIGKILL');
+      clearInterval(timer);
+    }
+  }, 2);
+  return () => clearInterval(timer);
+}
+
+/**
+ * Run the CLI as a real process: the built one by default, or `opts.cli` (such as the source through
+ * tsx), from `opts.cwd`. `env` is the child's whole environment.
+ */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv, opts: { onStderr?: (text: string, child: ReturnType<typeof spawn>) => void; cli?: string[]; cwd?: string } = {}): { child: ReturnType<typeof spawn>; done: Promise<CliRun & { signal: NodeJS.Signals | null }> } {
+  const child = spawn(process.execPath, [...(opts.cli ?? [CLI]), ...args], { env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => {

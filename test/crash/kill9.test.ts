@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MockZendesk } from '../../src/mock/server.js';
 import { prng } from '../../src/mock/ticket-generator.js';
-import { committedRows, duck, expectTableExact, mockEnv, spawnCli, startMock, tempDir } from '../helpers.js';
+import { committedRows, duck, expectTableExact, killAtRequest, mockEnv, spawnCli, startMock, tempDir } from '../helpers.js';
 
 /**
  * The long kill -9 runs: twenty SIGKILLs at random instants per format and mode, and five per other
@@ -33,16 +33,9 @@ describe('exactly once under kill -9', () => {
         const killing = kills < 20;
         // A random instant: once the run has started, after a random number of its export requests.
         const target = requestsBefore + 1 + Math.floor(rand() * 6);
-        const timer = killing
-          ? setInterval(() => {
-              if (mock.exportRequests >= target) {
-                run.child.kill('SIGKILL');
-                clearInterval(timer);
-              }
-            }, 2)
-          : undefined;
+        const stopWatching = killing ? killAtRequest(run.child, mock, target) : undefined;
         const done = await run.done;
-        if (timer) clearInterval(timer);
+        stopWatching?.();
         if (done.signal === 'SIGKILL') {
           kills++;
           const committedPages = ((await committedRows(out)) - before) / 200;

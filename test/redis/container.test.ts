@@ -4,7 +4,7 @@
  * set RLIMIT_NOFILE). So:
  *  - the Containerfile's COPY sources exist in the context scripts/container-context.sh makes, and its
  *    entry point, run there with the Containerfile's environment, is the CLI (production packages only);
- *  - where podman is installed, the image is built FROM a stand-in base made of this machine's Node 20,
+ *  - with podman (needed: the test fails without it, naming it), the image is built FROM a stand-in base made of this machine's Node 20,
  *    its configuration is checked, and its entry point runs inside the image's own file system (mounted,
  *    chrooted, as uid 1000, with the image's environment and working folder);
  *  - the Indexed Job's shell lines run with this machine's sh: each index exports its window, a bad

@@ -9,23 +9,17 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { fleetStatus } from '../../src/fleet/queue.js';
 import type { MockZendesk } from '../../src/mock/server.js';
 import { checkExactlyOnce, deltaVersions, lakeVersions, readLog, runCli, spawnCli, startMock, tempDir } from '../helpers.js';
 import { redisUrl } from '../support/services.js';
+import { redisForFile } from './connection.js';
 import { waitFor as waitUntil } from '../support/wait-for.js';
 
 const waitFor = (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 90_000): Promise<void> => waitUntil(what, cond, timeoutMs, 50);
 
-let redis: Redis;
-beforeAll(async () => {
-  redis = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
-  await redis.ping();
-});
-afterAll(async () => {
-  await redis.quit();
-});
+const redis = redisForFile();
 
 const BASE_ENV = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
 
@@ -91,17 +85,17 @@ async function redisDump(): Promise<string> {
   const parts: string[] = [];
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
+    const [next, keys] = await redis().scan(cursor, 'COUNT', 1000);
     cursor = next;
     for (const key of keys) {
       parts.push(key);
-      const type = await redis.type(key);
-      if (type === 'string') parts.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'list') parts.push(...(await redis.lrange(key, 0, -1)));
-      else if (type === 'set') parts.push(...(await redis.smembers(key)));
-      else if (type === 'zset') parts.push(...(await redis.zrange(key, 0, -1)));
-      else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+      const type = await redis().type(key);
+      if (type === 'string') parts.push((await redis().get(key)) ?? '');
+      else if (type === 'hash') parts.push(JSON.stringify(await redis().hgetall(key)));
+      else if (type === 'list') parts.push(...(await redis().lrange(key, 0, -1)));
+      else if (type === 'set') parts.push(...(await redis().smembers(key)));
+      else if (type === 'zset') parts.push(...(await redis().zrange(key, 0, -1)));
+      else if (type === 'stream') parts.push(JSON.stringify(await redis().xrange(key, '-', '+')));
     }
   } while (cursor !== '0');
   return parts.join('\n');

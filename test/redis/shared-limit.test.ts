@@ -7,14 +7,14 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Credentials } from '../../src/auth.js';
 import { exportStream } from '../../src/export.js';
 import type { MockRequestRecord, MockZendesk } from '../../src/mock/server.js';
 import { createRequestGate, SHARED_HEARTBEAT_MS, SHARED_JITTER_MS, sharedLimitKeys, sharedMinTime, SLOT_EXPIRATION_EXTRA_MS } from '../../src/source/limiter.js';
 import { checkExactlyOnce, deltaVersions, lakeVersions, mockEnv, readLog, ROOT, spawnCli, startMock, tempDir } from '../helpers.js';
 import { redisUrl } from '../support/services.js';
+import { redisForFile } from './connection.js';
 import { waitFor } from '../support/wait-for.js';
 
 const WINDOW_MS = 6000;
@@ -22,14 +22,7 @@ const N = 6;
 /** Each process is told 60 a minute: alone, each would use the whole budget of the account. */
 const RATE = 60;
 
-let redis: Redis;
-beforeAll(async () => {
-  redis = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
-  await redis.ping();
-});
-afterAll(async () => {
-  await redis.quit();
-});
+const redis = redisForFile();
 
 const exportRequests = (mock: MockZendesk): MockRequestRecord[] => mock.requests.filter((r) => r.path.startsWith('/api/v2/incremental/')).sort((a, b) => a.at - b.at);
 
@@ -141,7 +134,7 @@ describe('a rate limit shared across processes (--redis)', () => {
     // The first slot is done; the second is registered in Redis (running = 1) and waits out the
     // spacing: kill the process there.
     await waitFor('the second slot held', async () => {
-      const [running, done] = await redis.hmget(`b_${keys.limiter}_settings`, 'running', 'done');
+      const [running, done] = await redis().hmget(`b_${keys.limiter}_settings`, 'running', 'done');
       return running === '1' && Number(done) >= 1;
     }, 5_000);
     child.kill('SIGKILL');
@@ -172,7 +165,7 @@ describe('a rate limit shared across processes (--redis)', () => {
     expect(users.complete).toBe(true);
     const events = await exportStream('ticket_events', { origin: mock.url, credentials, out, redis: redisUrl(), rateLimit: 6000 });
     expect(events.complete).toBe(true);
-    const minTime = async (family: 'users-cursor' | 'incremental-exports'): Promise<string | null> => redis.hget(`b_${sharedLimitKeys(mock.url, family).limiter}_settings`, 'minTime');
+    const minTime = async (family: 'users-cursor' | 'incremental-exports'): Promise<string | null> => redis().hget(`b_${sharedLimitKeys(mock.url, family).limiter}_settings`, 'minTime');
     // Users by cursor: Zendesk's 20 a minute, by default; the other exports share the account's other budget.
     expect(await minTime('users-cursor')).toBe(String(sharedMinTime(20)));
     expect(await minTime('incremental-exports')).toBe(String(sharedMinTime(6000)));
@@ -186,14 +179,14 @@ describe('a rate limit shared across processes (--redis)', () => {
     const strict = createRequestGate({ rate: 30, origin, family: 'incremental-exports', redis: redisUrl() });
     try {
       await loose.take();
-      expect(await redis.hget(`b_${sharedLimitKeys(origin, 'incremental-exports').limiter}_settings`, 'minTime')).toBe(String(sharedMinTime(60)));
+      expect(await redis().hget(`b_${sharedLimitKeys(origin, 'incremental-exports').limiter}_settings`, 'minTime')).toBe(String(sharedMinTime(60)));
       await strict.take();
-      expect(await redis.hget(`b_${sharedLimitKeys(origin, 'incremental-exports').limiter}_settings`, 'minTime')).toBe(String(sharedMinTime(30)));
+      expect(await redis().hget(`b_${sharedLimitKeys(origin, 'incremental-exports').limiter}_settings`, 'minTime')).toBe(String(sharedMinTime(30)));
       // A looser one joining later does not loosen it.
       const later = createRequestGate({ rate: 120, origin, family: 'incremental-exports', redis: redisUrl() });
       await later.take();
       await later.close();
-      expect(await redis.hget(`b_${sharedLimitKeys(origin, 'incremental-exports').limiter}_settings`, 'minTime')).toBe(String(sharedMinTime(30)));
+      expect(await redis().hget(`b_${sharedLimitKeys(origin, 'incremental-exports').limiter}_settings`, 'minTime')).toBe(String(sharedMinTime(30)));
     } finally {
       await loose.close();
       await strict.close();
@@ -209,6 +202,6 @@ describe('a rate limit shared across processes (--redis)', () => {
     expect(r.complete).toBe(true);
     await waitFor('the sockets of the run to close', () => sockets() <= before, 5_000);
     // The limiter's keys live in Redis, under the account's origin.
-    expect(await redis.exists(`b_${sharedLimitKeys(mock.url, 'incremental-exports').limiter}_settings`)).toBe(1);
+    expect(await redis().exists(`b_${sharedLimitKeys(mock.url, 'incremental-exports').limiter}_settings`)).toBe(1);
   });
 });

@@ -15,7 +15,7 @@ import type { Storage } from '../../src/storage/storage.js';
 import { compactTable } from '../../src/table/compact.js';
 import { LakeTable } from '../../src/table/lake-table.js';
 import { vacuumTable } from '../../src/table/vacuum.js';
-import { startMock, tokenCredentials } from '../helpers.js';
+import { killAtRequest, startMock, tokenCredentials } from '../helpers.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { dropBucket, awsEnv, deltaS3Versions, exactly, freshBucket, getObject, listObjects, multipartUploads, readS3Log, spawnSourceCli, useAwsEnv } from '../support/s3-lake.js';
 import { s3Env } from '../support/services.js';
@@ -144,16 +144,9 @@ describe('kill -9 at random instants, then the same command again', () => {
       const run = spawnSourceCli(argv, env);
       const target = mock.exportRequests + 1 + Math.floor(rand() * maxAfter);
       const killing = killed < kills;
-      const timer = killing
-        ? setInterval(() => {
-            if (mock.exportRequests >= target) {
-              run.child.kill('SIGKILL');
-              clearInterval(timer);
-            }
-          }, 2)
-        : undefined;
+      const stopWatching = killing ? killAtRequest(run.child, mock, target) : undefined;
       const done = await run.done;
-      if (timer) clearInterval(timer);
+      stopWatching?.();
       if (done.signal === 'SIGKILL') {
         killed++;
         continue;

@@ -3,12 +3,13 @@
  * run needs, a fresh bucket per test, what a bucket holds (read with the SDK, no code of the package),
  * the rows a Delta reader (chDB) sees, and the CLI run from source as a real process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { vi } from 'vitest';
 import { AbortMultipartUploadCommand, DeleteBucketCommand, DeleteObjectsCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { chdbQuery, deltaS3 } from './chdb.js';
 import { createBucket, s3Client, s3Env, uniqueBucketName } from './services.js';
+import { spawnCli } from '../helpers.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -166,21 +167,5 @@ export interface SourceCliRun {
  * what runs, whatever state dist/ is in. `env` is the child's whole environment (plus PATH and HOME).
  */
 export function spawnSourceCli(args: string[], env: Record<string, string>): SourceCliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const done = new Promise<{ code: number; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
-    child.on('close', (code, signal) => resolve({ code: code ?? -1, signal, stdout, stderr }));
-  });
-  return { child, done };
+  return spawnCli(args, { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, { cli: ['--import', 'tsx', 'src/cli/main.ts'], cwd: REPO_ROOT });
 }

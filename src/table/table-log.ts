@@ -3,6 +3,9 @@ import type { Storage } from '../storage/storage.js';
 import { joinKey } from '../storage/storage.js';
 import { LOG_DIR, applyCommit, commitKey, decodeCommit, emptySnapshot, encodeCommit, versionOf, type Action, type Snapshot } from './delta-log.js';
 
+/** Commit files read at once while a log is read. */
+const READ_AHEAD = 32;
+
 /**
  * A table's log in storage: read it into a snapshot, catch up with commits made since, and write
  * the next version only if no other writer did (put-if-absent).
@@ -33,12 +36,27 @@ export class TableLog {
       if (v !== undefined && v > s.version) versions.push({ version: v, key: obj.key });
     }
     versions.sort((a, b) => a.version - b.version);
+    versions.forEach(({ version, key }, i) => {
+      if (version !== s.version + 1 + i) {
+        throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the table log ${this.storage.url}/${prefix} has no version ${s.version + 1 + i} before ${version}: it is incomplete`, { path: key });
+      }
+    });
+    // Commits are read READ_AHEAD at a time (an object store answers each GET in tens of ms), and
+    // applied in order as they arrive.
+    const bodies: (Promise<Buffer | undefined> | undefined)[] = [];
+    const readNext = (): void => {
+      const next = versions[bodies.length];
+      if (!next) return;
+      const body = this.storage.get(next.key);
+      body.catch(() => undefined); // awaited below, in order; never an unhandled rejection meanwhile
+      bodies.push(body);
+    };
+    for (let i = 0; i < READ_AHEAD; i++) readNext();
     let read = 0;
     for (const { version, key } of versions) {
-      if (version !== s.version + 1) {
-        throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the table log ${this.storage.url}/${prefix} has no version ${s.version + 1} before ${version}: it is incomplete`, { path: key });
-      }
-      const body = await this.storage.get(key);
+      const body = await bodies[read];
+      bodies[read] = undefined; // a long log is never held whole
+      readNext();
       if (!body) throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the table log file ${key} disappeared while being read`, { path: key });
       applyCommit(s, version, decodeCommit(body.toString('utf8'), `${this.storage.url}/${key}`));
       read++;

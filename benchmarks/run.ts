@@ -339,6 +339,11 @@ log(`wrote benchmarks/RESULTS.md in ${((Date.now() - started) / 1000).toFixed(0)
   if (rgw) {
     try {
       section = s3Markdown(await compareS3({ tickets: s3Tickets, repeat: s3Repeat, formats: ['parquet', 'ndjson'], log }), s3Tickets, s3Repeat);
+      const { logOpenTimes } = await import('./log-open.bench.js');
+      const versions = quick ? 500 : 2000;
+      log(`opening a table log of ${versions} versions\n`);
+      const open = await logOpenTimes(versions, true);
+      section += `\n### Opening a table whose log has ${versions.toLocaleString('en-US')} versions\n\nEvery run lists \`_delta_log/\` and reads each commit (32 at a time) into its snapshot; an hourly export adds ~8,760 versions a year. Best of 3: local folder ${open.localMs.toFixed(0)} ms, S3 (RGW on loopback) ${open.s3Ms!.toFixed(0)} ms. \`npx tsx benchmarks/log-open.bench.ts --versions ${versions} --s3\`.\n`;
     } finally {
       rgw.stop();
     }

@@ -36,7 +36,7 @@ export function rgwEnv(): { endpoint: string; port: number; accessKeyId: string;
   };
 }
 
-function awsEnv(): NodeJS.ProcessEnv {
+export function awsEnv(): NodeJS.ProcessEnv {
   const rgw = rgwEnv();
   return {
     AWS_ACCESS_KEY_ID: rgw.accessKeyId,
@@ -119,7 +119,7 @@ function rgwClient(): S3Client {
   return new S3Client({ endpoint: rgw.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } });
 }
 
-async function newBucket(): Promise<string> {
+export async function newBucket(): Promise<string> {
   const client = rgwClient();
   const bucket = `zde-bench-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   try {
@@ -131,7 +131,7 @@ async function newBucket(): Promise<string> {
 }
 
 /** Empty and delete a bucket: the test RGW keeps everything in memory. */
-async function dropBucket(bucket: string): Promise<void> {
+export async function dropBucket(bucket: string): Promise<void> {
   const client = rgwClient();
   try {
     for (;;) {

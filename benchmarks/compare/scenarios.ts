@@ -21,11 +21,11 @@ import { join, relative, resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { MockZendesk, type FaultKind, type MockZendeskOptions } from '../../src/mock/server.js';
 import { chdbQuery, deltaLocal } from '../../test/support/chdb.js';
+import { clisOf, flag, type VersionName } from './args.js';
 
 // ---------------------------------------------------------------------------------------------
 // Command line
 
-type VersionName = 'before' | 'after';
 
 interface Config {
   clis: Record<VersionName, string>;
@@ -34,16 +34,8 @@ interface Config {
 }
 
 function parseArgs(argv: readonly string[]): Config {
-  const get = (flag: string): string | undefined => {
-    const i = argv.indexOf(flag);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const before = get('--before');
-  if (!before) throw new Error('--before PATH (the 0.1.0 build: dist/src/cli/main.js) is required');
-  const after = get('--after') ?? join(import.meta.dirname, '../../dist/src/cli/main.js');
-  for (const p of [before, after]) if (!existsSync(p)) throw new Error(`no CLI at ${p}`);
-  const only = new Set((get('--only') ?? '1,2,3,4,5,6').split(',').map(Number));
-  return { clis: { before: resolve(before), after: resolve(after) }, only, json: get('--json') };
+  const only = new Set((flag(argv, '--only') ?? '1,2,3,4,5,6').split(',').map(Number));
+  return { clis: clisOf(argv), only, json: flag(argv, '--json') };
 }
 
 // ---------------------------------------------------------------------------------------------

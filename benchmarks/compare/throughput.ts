@@ -9,13 +9,13 @@
  *     [--after dist/src/cli/main.js] [--tickets 50000] [--runs 3] [--json throughput.json]
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { clisOf, flag, type VersionName } from './args.js';
 
-type VersionName = 'before' | 'after';
 type Format = 'parquet' | 'ndjson';
 
 interface Config {
@@ -26,15 +26,7 @@ interface Config {
 }
 
 function parseArgs(argv: readonly string[]): Config {
-  const get = (flag: string): string | undefined => {
-    const i = argv.indexOf(flag);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const before = get('--before');
-  if (!before) throw new Error('--before PATH (the 0.1.0 build: dist/src/cli/main.js) is required');
-  const after = get('--after') ?? join(import.meta.dirname, '../../dist/src/cli/main.js');
-  for (const p of [before, after]) if (!existsSync(p)) throw new Error(`no CLI at ${p}`);
-  return { clis: { before: resolve(before), after: resolve(after) }, tickets: Number(get('--tickets') ?? 50_000), runs: Number(get('--runs') ?? 3), json: get('--json') };
+  return { clis: clisOf(argv), tickets: Number(flag(argv, '--tickets') ?? 50_000), runs: Number(flag(argv, '--runs') ?? 3), json: flag(argv, '--json') };
 }
 
 interface StandIn {

@@ -214,7 +214,7 @@ describe('compaction and vacuum on object storage', () => {
 });
 
 describe('the CLI with --out s3://', () => {
-  it('export, compact and vacuum with AWS_* in the environment; the same export again adds nothing', async () => {
+  it('export, compact, vacuum and state with AWS_* in the environment; the same export again adds nothing', async () => {
     const mock = await startMock({ tickets: 1500 });
     const out = `s3://${bucket}/cli`;
     const args = ['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--per-page', '200', '--max-rows-per-file', '200'];
@@ -235,6 +235,12 @@ describe('the CLI with --out s3://', () => {
     expect(vacuum.code, vacuum.stderr).toBe(0);
     expect(await strayObjects('cli/tickets')).toEqual([]);
     await expectDeltaExact('cli/tickets', mock.expectedTickets().map(key));
+    const shown = await runCli(['state', 'show', out, '--json'], {});
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ rows: 1500, files: 1 });
+    const reset = await runCli(['state', 'reset', out, '--yes'], {});
+    expect(reset.code, reset.stderr).toBe(0);
+    expect((await readS3Log(bucket, 'cli/tickets')).files).toEqual([]);
   });
 
   it('replay --out s3://', async () => {

@@ -8,6 +8,9 @@ import { expect, onTestFinished } from 'vitest';
 import { Credentials } from '../src/auth.js';
 import { main } from '../src/cli/main.js';
 import { MockZendesk, type MockZendeskOptions } from '../src/mock/server.js';
+import { listFiles } from './support/files.js';
+
+export { listFiles };
 
 export const ROOT = new URL('..', import.meta.url).pathname;
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -119,25 +122,6 @@ export async function lakeVersions(out: string, format: 'parquet' | 'ndjson'): P
   const src = format === 'parquet' ? parquetGlob(out) : ndjsonGlob(out);
   const rows = await duck(`SELECT id::BIGINT AS id, generated_timestamp::BIGINT AS g FROM ${src}`);
   return rows.map((r) => `${String(r.id)}:${String(r.g)}`);
-}
-
-export async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(d: string): Promise<void> {
-    let entries;
-    try {
-      entries = await readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else out.push(p);
-    }
-  }
-  await walk(dir);
-  return out.sort();
 }
 
 /** Compare delivered versions with the stand-in's expected set: nothing missing, nothing twice. */

@@ -21,6 +21,7 @@ import { join, relative, resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { MockZendesk, type FaultKind, type MockZendeskOptions } from '../../src/mock/server.js';
 import { chdbQuery, deltaLocal } from '../../test/support/chdb.js';
+import { listFiles } from '../../test/support/files.js';
 import { clisOf, flag, type VersionName } from './args.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -142,25 +143,6 @@ async function duck(sql: string): Promise<Record<string, unknown>[]> {
   duckConnection ??= DuckDBInstance.create(':memory:').then((db) => db.connect());
   const reader = await (await duckConnection).runAndReadAll(sql);
   return reader.getRowObjectsJson() as Record<string, unknown>[];
-}
-
-async function listFiles(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  async function walk(d: string): Promise<void> {
-    let entries;
-    try {
-      entries = await readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else found.push(p);
-    }
-  }
-  await walk(dir);
-  return found.sort();
 }
 
 type Version = string; // "id:generated_timestamp"

@@ -37,7 +37,7 @@ async function timeOpen(storage: Storage, versions: number): Promise<number> {
   for (let i = 0; i < 3; i++) {
     const t0 = performance.now();
     const log = new TableLog(storage, 'tickets');
-    const read = await log.refresh();
+    const read = (await log.refresh({ summaries: true })).length;
     if (read !== versions || log.snapshot.files.size !== versions) throw new Error(`read ${read} versions and ${log.snapshot.files.size} files, not ${versions}`);
     best = Math.min(best, performance.now() - t0);
   }

@@ -64,6 +64,8 @@ export interface ErrorContext {
   retryAfterMs?: number;
   path?: string;
   column?: string;
+  /** The named conflict a commit ran into (`fenced`, `concurrent-append`, ...). */
+  conflict?: string;
 }
 
 const KIND: Record<ErrorCode, ErrorKind> = {
@@ -104,6 +106,7 @@ export class ZendeskEtlError extends Error implements ErrorContext {
   readonly retryAfterMs?: number;
   readonly path?: string;
   readonly column?: string;
+  readonly conflict?: string;
 
   constructor(code: ErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -119,7 +122,7 @@ export class ZendeskEtlError extends Error implements ErrorContext {
   /** A plain object for logs and JSON: code, message, context. */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { name: this.name, code: this.code, kind: this.kind, message: this.message };
-    for (const key of ['url', 'status', 'attempt', 'byteOffset', 'ticketId', 'option', 'value', 'retryAfterMs', 'path', 'column'] as const) {
+    for (const key of ['url', 'status', 'attempt', 'byteOffset', 'ticketId', 'option', 'value', 'retryAfterMs', 'path', 'column', 'conflict'] as const) {
       if (this[key] !== undefined) out[key] = this[key];
     }
     if (this.cause instanceof Error) out.cause = this.cause.message;

@@ -133,9 +133,16 @@ export interface ExportResult {
 /** A source the lake runner can drive: rows and checkpoints, a position, and a graceful stop. */
 type RunnableSource = Readable & { position(): ExportPosition; readonly complete: boolean; stop?(): void };
 
-/** The table settings a run asks for (undefined ones take the table's). */
-function askedSettings(opts: LakeRunOptions): Partial<TableSettings> {
-  return { format: opts.format, gzip: opts.gzip, partitionBy: opts.partitionBy, customFieldNames: opts.customFieldNames };
+/** The table settings a run asks for (undefined ones take the table's), filters included where the stream has them. */
+function askedSettings(opts: LakeRunOptions & Pick<ExportTicketsOptions, 'supportTypeScope' | 'excludeDeleted'>, spec: StreamSpec): Partial<TableSettings> {
+  return {
+    format: opts.format,
+    gzip: opts.gzip,
+    partitionBy: opts.partitionBy,
+    customFieldNames: opts.customFieldNames,
+    excludeSystemUpdates: opts.excludeSystemUpdates,
+    ...(spec.ticketFilters ? { supportTypeScope: opts.supportTypeScope, excludeDeleted: opts.excludeDeleted } : {}),
+  };
 }
 
 /** Open a stream's table for a run, take its lease, and say what it holds of the window. */
@@ -144,7 +151,7 @@ async function openTable(opts: LakeRunOptions, storage: Storage, spec: StreamSpe
     storage,
     name: spec.name,
     stream: spec.name,
-    settings: askedSettings(opts),
+    settings: askedSettings(opts, spec),
     writer: { parquetEngine: opts.parquetEngine, compression: opts.compression, rowGroupSize: opts.rowGroupSize, rowFormat: opts.rowFormat },
     run,
     onStep: opts.onCommitStep,
@@ -279,8 +286,9 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
         pagination: mode,
         ranges: r,
         perPage: opts.perPage,
-        supportTypeScope: opts.supportTypeScope,
-        excludeDeleted: opts.excludeDeleted,
+        // A table's pinned filters hold for every run into it (a run that leaves them out takes them).
+        supportTypeScope: table?.settings.supportTypeScope ?? opts.supportTypeScope,
+        excludeDeleted: table?.settings.excludeDeleted ?? opts.excludeDeleted,
         include: opts.include,
         rateLimit: opts.rateLimit,
         redis: opts.redis,
@@ -304,7 +312,7 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
             await raw?.saveFields(catalog.fields); // replay then types the new field too
           }
         : undefined,
-      excludeUpdatedBefore: opts.excludeSystemUpdates ? start : undefined,
+      excludeUpdatedBefore: (table?.settings.excludeSystemUpdates ?? opts.excludeSystemUpdates) ? start : undefined,
       stats,
     });
     if (!table) return await toStdout(opts, stats, spec, window, source, flatten);

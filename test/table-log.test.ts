@@ -58,18 +58,18 @@ describe('reading a table log', () => {
     const { storage } = await logOf(150);
     const w = watched(storage);
     const log = new TableLog(w.storage, 'tickets');
-    expect(await log.refresh()).toBe(150);
+    expect((await log.refresh({ summaries: true })).length).toBe(150);
     expect(log.snapshot.version).toBe(149);
     expect(log.snapshot.files.size).toBe(150);
     expect(log.snapshot.history.at(-1)?.version).toBe(149);
     expect(w.maxInFlight()).toBeGreaterThan(1);
     expect(w.maxInFlight()).toBeLessThanOrEqual(32);
-    expect(await log.refresh()).toBe(0);
+    expect((await log.refresh({ summaries: true })).length).toBe(0);
     expect(await new TableLog(storage, 'tickets').tryCommit(commit(150))).toBe(false); // version 0 is taken
     const other = new TableLog(storage, 'tickets');
     await other.refresh();
     expect(await other.tryCommit(commit(150))).toBe(true);
-    expect(await log.refresh()).toBe(1);
+    expect((await log.refresh({ summaries: true })).length).toBe(1);
     expect(log.snapshot.files.has('part-150.parquet')).toBe(true);
   });
 

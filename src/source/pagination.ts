@@ -145,9 +145,10 @@ export class Paginator {
       return false;
     }
     if (contains(this.#from, id, g)) return false;
-    // The boundary as it was when this page started: an inclusive start_time brings it again, and
-    // so does every retry of this page, however far a failed attempt had gone.
-    if (g === this.#pageStart.at && this.#pageStart.ids.has(id)) return false;
+    // Everything up to where this page started was delivered: the boundary (an inclusive start_time
+    // brings it again), and any version behind it that a page repeats. Every retry of this page
+    // starts from there too, however far a failed attempt had gone.
+    if (g < this.#pageStart.at || (g === this.#pageStart.at && this.#pageStart.ids.has(id))) return false;
     const key = `${id}:${g}`;
     if (this.#page.has(key)) return false;
     this.#page.add(key);

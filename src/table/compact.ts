@@ -25,7 +25,7 @@ export interface CompactOptions {
   /** Merge files up to this many bytes together. Default 256 MiB. */
   targetBytes?: number;
   /** For crash-injection tests. */
-  onCommitStep?: (step: TableStep) => void;
+  onCommitStep?: ((step: TableStep) => void) | undefined;
 }
 
 export interface CompactResult {

@@ -77,6 +77,10 @@ export interface ZendeskEtlCommit {
   segments?: Segment[];
   /** Every segment before this commit is forgotten (`zendesk-etl state reset`). */
   reset?: boolean;
+  /** Runs this commit fences: they never commit again (their `txn` fence actions say the same). */
+  fences?: string[];
+  /** How many actions the commit holds, this one included: a commit cut short is recognised. */
+  actions?: number;
 }
 
 export interface CommitInfoAction {
@@ -98,22 +102,47 @@ export type Action =
 
 export const PROTOCOL: ProtocolAction = { minReaderVersion: 1, minWriterVersion: 2 };
 
+/** The `txn` application id that fences a run: a checkpointable record that it never commits again. */
+const FENCE_APP = 'zendesk-stream-etl/fence/';
+
+export function fenceAppId(run: string): string {
+  return `${FENCE_APP}${run}`;
+}
+
 export function encodeCommit(actions: readonly Action[]): string {
   return `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`;
 }
 
+/**
+ * The actions of a commit file. What is not a whole commit is refused, naming the file: an empty
+ * file, a byte order mark, a line that is not JSON, no `commitInfo`, or fewer actions than its
+ * `commitInfo` declares (a file cut at a line boundary). Every commit this project writes has both.
+ */
 export function decodeCommit(text: string, where: string): Action[] {
+  const refuse = (why: string, cause?: unknown): ZendeskEtlError =>
+    new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the table log file ${where} is not a whole commit: ${why}. A commit is written whole or not at all, so this file was damaged or written by something else; restore it from a backup, or export into a new folder`, { path: where }, cause === undefined ? undefined : { cause });
+  if (text.charCodeAt(0) === 0xfeff) throw refuse('it begins with a UTF-8 byte order mark');
   const out: Action[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (line === '') continue;
+    let action: unknown;
     try {
-      out.push(JSON.parse(line) as Action);
+      action = JSON.parse(line);
     } catch (err) {
-      throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the table log file ${where} is corrupt at line ${i + 1}: ${(err as Error).message}`, { path: where }, { cause: err });
+      throw refuse(`line ${i + 1} is not JSON (${(err as Error).message})`, err);
     }
+    if (action === null || typeof action !== 'object' || Array.isArray(action)) throw refuse(`line ${i + 1} is not an action object`);
+    out.push(action as Action);
   }
+  if (out.length === 0) throw refuse('it is empty');
+  // A newer protocol is refused for what it is when the commit is applied, whatever else it holds.
+  if (out.some((a) => 'protocol' in a && (a.protocol.minReaderVersion > 1 || a.protocol.minWriterVersion > 2))) return out;
+  const info = out.find((a): a is { commitInfo: CommitInfoAction } => 'commitInfo' in a);
+  if (!info) throw refuse('it has no commitInfo');
+  const declared = info.commitInfo.zendeskEtl?.actions;
+  if (declared !== undefined && declared !== out.length) throw refuse(`its commitInfo declares ${declared} actions and it holds ${out.length}`);
   return out;
 }
 
@@ -223,6 +252,8 @@ export interface Snapshot {
   /** Files removed from the table (by compaction or reset), by path, with when. */
   removed: Map<string, number>;
   txns: Map<string, number>;
+  /** Runs fenced by a commit: they never commit again, and what they left may be deleted. */
+  fenced: Set<string>;
   /** Segments of the stream committed since the last reset. */
   segments: Segment[];
   /** Commits per run id (who wrote what). */
@@ -232,40 +263,72 @@ export interface Snapshot {
 }
 
 export function emptySnapshot(): Snapshot {
-  return { version: -1, files: new Map(), removed: new Map(), txns: new Map(), segments: [], runs: new Map(), history: [] };
+  return { version: -1, files: new Map(), removed: new Map(), txns: new Map(), fenced: new Set(), segments: [], runs: new Map(), history: [] };
 }
 
-/** Apply one commit to a snapshot (in place). */
-export function applyCommit(s: Snapshot, version: number, actions: readonly Action[]): void {
+/** What one commit did, for the conflict checks of a writer that lost the race to it. */
+export interface CommitSummary {
+  version: number;
+  run: string | undefined;
+  operation: string | undefined;
+  /** Paths added and removed. */
+  adds: string[];
+  removes: string[];
+  segments: Segment[];
+  reset: boolean;
+  /** Runs it fenced. */
+  fences: string[];
+  /** Its metaData action, when it changed the schema or settings. */
+  metaData: MetaDataAction | undefined;
+}
+
+/** Apply one commit to a snapshot (in place), and say what it did. */
+export function applyCommit(s: Snapshot, version: number, actions: readonly Action[]): CommitSummary {
   if (version !== s.version + 1) {
     throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the table log skips from version ${s.version} to ${version}`, { value: version });
   }
   let info: CommitInfoAction | undefined;
+  const summary: CommitSummary = { version, run: undefined, operation: undefined, adds: [], removes: [], segments: [], reset: false, fences: [], metaData: undefined };
   for (const a of actions) {
     if ('protocol' in a) {
       if (a.protocol.minReaderVersion > 1 || a.protocol.minWriterVersion > 2) {
         throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the table asks for Delta reader ${a.protocol.minReaderVersion} and writer ${a.protocol.minWriterVersion}; zendesk-etl writes reader 1 and writer 2 tables only, so it will not write into this one`, { value: a.protocol });
       }
       s.protocol = a.protocol;
-    } else if ('metaData' in a) s.metaData = a.metaData;
-    else if ('add' in a) {
+    } else if ('metaData' in a) {
+      s.metaData = a.metaData;
+      summary.metaData = a.metaData;
+    } else if ('add' in a) {
       s.files.set(a.add.path, { path: a.add.path, partitionValues: a.add.partitionValues, size: a.add.size, modificationTime: a.add.modificationTime, stats: a.add.stats });
       s.removed.delete(a.add.path);
+      summary.adds.push(a.add.path);
     } else if ('remove' in a) {
       s.files.delete(a.remove.path);
       s.removed.set(a.remove.path, a.remove.deletionTimestamp);
-    } else if ('txn' in a) s.txns.set(a.txn.appId, a.txn.version);
-    else if ('commitInfo' in a) info = a.commitInfo;
+      summary.removes.push(a.remove.path);
+    } else if ('txn' in a) {
+      s.txns.set(a.txn.appId, a.txn.version);
+      if (a.txn.appId.startsWith(FENCE_APP)) {
+        const run = a.txn.appId.slice(FENCE_APP.length);
+        s.fenced.add(run);
+        summary.fences.push(run);
+      }
+    } else if ('commitInfo' in a) info = a.commitInfo;
   }
   const z = info?.zendeskEtl;
+  summary.operation = info?.operation;
   if (z) {
     if (z.reset) s.segments = [];
     if (z.segments) s.segments.push(...z.segments);
     s.runs.set(z.run, (s.runs.get(z.run) ?? 0) + 1);
+    summary.run = z.run;
+    summary.reset = z.reset === true;
+    summary.segments = z.segments ?? [];
   }
   s.version = version;
   s.history.push({ version, commitInfo: info });
   if (s.history.length > 64) s.history.shift();
+  return summary;
 }
 
 /** The configuration key under which a setting is pinned in `metaData`. */

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Ledger, describeSegment, type ExportRange, type Segment, type Window } from '../delivery.js';
+import { Ledger, type ExportRange, type Segment, type Window } from '../delivery.js';
 import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
-import type { CustomFieldNaming } from '../schema/custom-fields.js';
 import { EXTRA_COLUMN, type Column } from '../schema/ticket-schema.js';
 import { DuckDbParquetFormat } from '../sink/duckdb-parquet.js';
 import { NdjsonFormat, ParquetFormat, type RowFileWriter, type RowFormat } from '../sink/file-writers.js';
@@ -9,24 +8,18 @@ import { WasmParquetFormat } from '../sink/wasm-parquet.js';
 import { parsePartitionSpec, partitionColumn, partitionFolder, type PartitionSpec } from '../sink/partition.js';
 import type { PendingFile, Storage } from '../storage/storage.js';
 import { joinKey } from '../storage/storage.js';
-import { DataFile } from './data-file.js';
-import { LOG_DIR, PROTOCOL, columnsOf, newMetaData, schemaString, settingKey, type Action, type Snapshot } from './delta-log.js';
-import { LEASE_DIR, Lease, readLeases, type LeaseRecord } from './lease.js';
-import { TableLog } from './table-log.js';
-import { VERSION } from '../version.js';
 import { silentLogger, type Logger } from '../log.js';
+import { commitActions, type CommitRequest, type Committer } from './commit-actions.js';
+import { conflictError, findConflict, type ProposedChange, type TableView } from './conflicts.js';
+import { DataFile } from './data-file.js';
+import { columnsOf, type CommitSummary, type Snapshot } from './delta-log.js';
+import { LEASE_DIR, Lease, readLeases, type LeaseRecord, type StoredLease } from './lease.js';
+import { cleanUpAfter, planRecovery, refuseForeignFolder } from './recovery.js';
+import { DEFAULT_TABLE_SETTINGS, resolveSettings, settingsConfiguration, type TableSettings } from './settings.js';
+import { TableLog } from './table-log.js';
 
-/** What a table pins in its log: a run with other settings is refused, and changes nothing. */
-export interface TableSettings {
-  format: 'parquet' | 'ndjson';
-  /** NDJSON files gzipped. */
-  gzip: boolean;
-  /** `updated_at:month` and the like; undefined: no partitions. */
-  partitionBy: string | undefined;
-  customFieldNames: CustomFieldNaming;
-}
-
-export const DEFAULT_TABLE_SETTINGS: Readonly<TableSettings> = { format: 'parquet', gzip: false, partitionBy: undefined, customFieldNames: 'id' };
+export { DEFAULT_TABLE_SETTINGS, type TableSettings };
+export { isDataFilePath, runOfDataFile } from './recovery.js';
 
 /** How data files are encoded (free to change from run to run). */
 export interface TableWriterOptions {
@@ -41,8 +34,12 @@ export interface TableWriterOptions {
   rowFormat?: RowFormat;
 }
 
-/** The steps of a commit, for crash-injection tests and tracing. */
-export type TableStep = 'lease-noted' | 'file-promoted' | 'committed' | 'file-retired';
+/**
+ * The steps of a commit, for crash-injection and pause tests and for tracing: the lease names the
+ * files, each file is made visible, the log entry is about to be written, it is written, and each
+ * file the commit removed is deleted.
+ */
+export type TableStep = 'lease-noted' | 'file-promoted' | 'before-commit' | 'committed' | 'file-retired';
 
 export interface OpenTableOptions {
   storage: Storage;
@@ -74,25 +71,16 @@ export interface TableChange {
   /** False when the rows do not change (compaction). Default true. */
   dataChange?: boolean;
   parameters?: Record<string, string>;
+  /**
+   * Build the change again against a newer table, when the one built first no longer fits it (a
+   * reset that raced a write removes what the table holds now). Without it, such a change gives up.
+   */
+  rederive?: ((table: Snapshot) => TableChange) | undefined;
 }
 
 /** A new run id: a UTC timestamp and 6 random hex digits (also in its data files' names). */
 export function newRunId(): string {
   return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
-}
-
-const ENGINE_INFO = `zendesk-stream-etl/${VERSION}`;
-const SETTINGS: (keyof TableSettings)[] = ['format', 'gzip', 'partitionBy', 'customFieldNames'];
-const DATA_FILE = /\.(parquet|ndjson|ndjson\.gz)$/;
-
-/** True for a data file's path in a table (not the log, leases or anything else). */
-export function isDataFilePath(rel: string): boolean {
-  return !rel.startsWith('_') && DATA_FILE.test(rel);
-}
-
-/** The run that wrote a data file, from its name (`part-<run>-<seq>.<ext>`). */
-export function runOfDataFile(rel: string): string | undefined {
-  return /(?:^|\/)part-(\d{8}T\d{6}Z-[0-9a-f]{6})-\d+\./.exec(rel)?.[1];
 }
 
 function codec(c: TableWriterOptions['compression']): 'SNAPPY' | 'GZIP' | 'UNCOMPRESSED' {
@@ -102,20 +90,21 @@ function codec(c: TableWriterOptions['compression']): 'SNAPPY' | 'GZIP' | 'UNCOM
   throw invalidOption('compression', '"snappy", "gzip" or "none"', c);
 }
 
-function settingText(name: keyof TableSettings, s: TableSettings): string {
-  const v = s[name];
-  return v === undefined ? '' : String(v);
-}
-
 /**
  * The write side of one table, and the only one: every export, replay, compaction, reset and
  * vacuum goes through it, so none can skip a rule. It owns the table's log (what the table holds,
  * the settings it pinned, its schema), its lease, its data files from staging to commit, and the
- * cleanup of what a dead run left behind.
+ * recovery from runs that stopped.
  *
  * A commit: note the files in the lease, make them visible (rename into place, or already uploaded),
- * then write the next log version if absent; a loser of that race reads the winner's commit, checks
- * that nothing overlaps, and tries the next version. Files a commit removes leave afterwards.
+ * then write the next log version if absent. A loser of that race reads the winners' commits and
+ * asks `conflicts.ts` whether its change still holds: if so it tries the next version, if not it
+ * gives up (or, for a reset, builds its change again). Files a commit removes leave afterwards.
+ *
+ * Fencing: a run that finds another run's lease no longer live fences it in the log (a commit of
+ * its own) before it deletes anything of that run, and a fenced run never commits. So a run paused
+ * past its lease (a GC or VM pause, a clock minutes off) either committed before the fence, and its
+ * files are kept, or commits nothing, and its files go: the log decides, never the lease's age.
  */
 export class LakeTable {
   readonly storage: Storage;
@@ -134,6 +123,10 @@ export class LakeTable {
   #ledger: { version: number; ledger: Ledger } | undefined;
   /** Columns this run's files use, beyond the table's schema (committed with the first such file). */
   #wanted: Column[] = [];
+  /** What other writers committed since this run last read the table for a change (its winners). */
+  #winners: CommitSummary[] = [];
+  /** Runs to fence with this run's first commit (a table with no log yet), and their leases to clean up after. */
+  #pendingFences: { runs: string[]; leases: StoredLease[] } | undefined;
 
   private constructor(o: OpenTableOptions, log: TableLog, settings: TableSettings) {
     this.storage = o.storage;
@@ -162,15 +155,16 @@ export class LakeTable {
 
   /**
    * Open a table (it need not exist yet): read its log, check this run's settings against the
-   * pinned ones, and clean up what dead runs left behind.
+   * pinned ones, and recover from runs that stopped: fence them, then delete what they left.
    */
   static async open(o: OpenTableOptions): Promise<LakeTable> {
     const log = new TableLog(o.storage, o.name);
     await log.refresh();
     const settings = resolveSettings(`${o.storage.url}/${o.name}`, log.snapshot, o.settings ?? {});
     const table = new LakeTable(o, log, settings);
-    if (!log.snapshot.metaData) await table.#refuseForeignFolder();
-    await table.#recover();
+    const leases = await readLeases(o.storage, o.name);
+    if (!log.snapshot.metaData) await refuseForeignFolder(o.storage, o.name, leases);
+    await table.#recover(leases);
     return table;
   }
 
@@ -192,7 +186,7 @@ export class LakeTable {
 
   /** Read commits other writers made since. */
   async refresh(): Promise<void> {
-    await this.#log.refresh();
+    this.#winners.push(...(await this.#log.refresh({ summaries: true })));
   }
 
   /** What a window still needs, given what the table holds. */
@@ -249,48 +243,34 @@ export class LakeTable {
 
   /**
    * Commit a change as the next version of the table. Files are made visible first, then the log
-   * entry is written if absent; on a lost race the other commit is read, checked for overlaps, and
-   * the next version tried. Returns the version committed.
+   * entry is written if absent; on a lost race the winners are read and checked for conflicts
+   * (`conflicts.ts`), and the next version tried. Returns the version committed.
    */
   async commit(change: TableChange): Promise<number> {
     const lease = this.#requireLease();
-    await lease.check();
     const adds = change.adds ?? [];
-    const removes = change.removes ?? [];
-    if (adds.length > 0 || removes.length > 0) {
-      await lease.note({ promoting: adds.map((f) => f.path), retiring: [...removes] });
+    if (adds.length > 0 || (change.removes?.length ?? 0) > 0) {
+      await lease.note({ promoting: adds.map((f) => f.path), retiring: [...(change.removes ?? [])] });
       this.#onStep?.('lease-noted');
     }
     /** The log could not say whether the put landed: its files must wait for the next run's cleanup. */
     let unknown = false;
+    let committed: TableChange;
     try {
       for (const f of adds) {
-        await f.pending.promote();
+        await f.pending.promote().catch(async (err: unknown) => {
+          // A run that fenced this one may have deleted its staging already: say so, if so.
+          await this.refresh();
+          const fenced = findConflict(this.#view(), this.#winners, this.#proposed({ operation: 'WRITE' }));
+          throw fenced?.name === 'fenced' ? conflictError(this.#view(), fenced) : err;
+        });
         this.#onStep?.('file-promoted');
       }
-      const id = `${this.run}.${this.#commits++}`;
-      for (let attempt = 0; ; attempt++) {
-        this.#checkConflicts(change);
-        let written: boolean;
-        try {
-          written = await this.#log.tryCommit(this.#actions(change, id));
-        } catch (err) {
-          // The put may have landed although its answer was lost: the log says.
-          unknown = true;
-          await this.#log.refresh();
-          unknown = false;
-          if (this.#landed(id)) break;
-          throw err;
-        }
-        if (written) break;
-        if (attempt > 1000) throw new ZendeskEtlError(ErrorCodes.COMMIT_CONFLICT, `gave up committing to ${this.storage.url}/${this.name} after ${attempt} versions taken by other writers`, { path: this.name });
-        await this.#log.refresh();
-        if (this.#landed(id)) break; // a retried put found its own first try in place
-        resolveSettings(`${this.storage.url}/${this.name}`, this.#log.snapshot, this.settings);
-      }
+      committed = await this.#commitLoop(change, lease, (u) => (unknown = u));
     } catch (err) {
-      // Not committed: what this commit made visible goes again. When that is not known, the lease
-      // still names the files, and the next run's cleanup keeps those the log holds.
+      // Not committed: what this commit made visible goes again (its own files: a fence, if there
+      // is one, keeps the log from ever adding them). When that is not known, the lease still
+      // names the files, and the cleanup after this run keeps those the log holds.
       if (!unknown) {
         for (const f of adds) await this.storage.delete(joinKey(this.name, f.path)).catch(() => undefined);
         await lease.note({}).catch(() => undefined);
@@ -298,7 +278,8 @@ export class LakeTable {
       throw err;
     }
     this.#onStep?.('committed');
-    this.#logger.info('committed', { table: `${this.storage.url}/${this.name}`, version: this.version, operation: change.operation, files_added: adds.length, rows_added: adds.reduce((n, f) => n + f.rows, 0), files_removed: removes.length });
+    const removes = committed.removes ?? [];
+    this.#logger.info('committed', { table: `${this.storage.url}/${this.name}`, version: this.version, operation: committed.operation, files_added: adds.length, rows_added: adds.reduce((n, f) => n + f.rows, 0), files_removed: removes.length });
     if (removes.length > 0 && this.storage.publishes === 'rename') {
       // A folder's glob readers see only what the table holds; object storage keeps them for vacuum.
       for (const p of removes) {
@@ -307,7 +288,24 @@ export class LakeTable {
       }
     }
     if (adds.length > 0 || removes.length > 0) await lease.note({});
+    await this.#afterFirstCommit();
     return this.version;
+  }
+
+  /**
+   * Fence runs in the log (one commit), then delete what they left that the log does not hold.
+   * For `vacuum`, before it deletes files of runs that might otherwise still commit them.
+   * Runs already fenced are left out; with none left, nothing is committed. A table with no log yet
+   * takes no fence (its first version holds the table's settings): nothing is fenced then.
+   */
+  async fence(runs: readonly string[]): Promise<void> {
+    await this.refresh();
+    const todo = [...new Set(runs)].filter((r) => r !== this.run && !this.snapshot.fenced.has(r));
+    if (todo.length === 0 || this.version < 0) return;
+    await this.#commitLoop({ operation: 'FENCE', parameters: { runs: todo.join(',') }, dataChange: false }, undefined, () => undefined, todo);
+    this.#onStep?.('committed');
+    const leases = (await readLeases(this.storage, this.name)).filter((l) => todo.includes(l.record.run));
+    await cleanUpAfter(this.storage, this.name, this.snapshot, leases, this.#logger);
   }
 
   /** Release the lease. Staged files not committed are dropped by their writers (or by cleanup). */
@@ -317,6 +315,93 @@ export class LakeTable {
     if (!lease) return;
     if (this.storage.publishes === 'rename') await this.storage.delete(joinKey('_staging', this.name, this.run)).catch(() => undefined);
     await lease.release();
+  }
+
+  /**
+   * Write `change` as the next version, trying version after version while other writers take
+   * them, as long as no conflict forbids it. Fences pending for a new table ride along (and any
+   * `fences` asked for). Returns the change as committed (rebuilt, for a reset that raced a write).
+   */
+  async #commitLoop(change: TableChange, lease: Lease | undefined, setUnknown: (u: boolean) => void, fences: readonly string[] = []): Promise<TableChange> {
+    const id = `${this.run}.${this.#commits++}`;
+    for (let attempt = 0; ; attempt++) {
+      const s = this.#log.snapshot;
+      const conflict = findConflict(this.#view(), this.#winners, this.#proposed(change));
+      if (conflict?.name === 'reset-raced-write' && change.rederive) {
+        change = change.rederive(s);
+        this.#winners = [];
+        await lease?.note({ retiring: [...(change.removes ?? [])] });
+        continue;
+      }
+      if (conflict) throw conflictError(this.#view(), conflict);
+      const pending = this.#pendingFences?.runs ?? [];
+      const fencing = [...new Set([...fences, ...pending])].filter((r) => !s.fenced.has(r));
+      if (fences.length > 0 && fencing.length === 0 && (change.adds?.length ?? 0) === 0) return change; // fenced by another run meanwhile
+      const actions = commitActions(s, this.#committer(id), this.#request(change, fencing));
+      this.#onStep?.('before-commit');
+      let written: boolean;
+      try {
+        written = await this.#log.tryCommit(actions);
+      } catch (err) {
+        // The put may have landed although its answer was lost: the log says.
+        setUnknown(true);
+        await this.refresh();
+        setUnknown(false);
+        if (this.#landed(id)) break;
+        throw err;
+      }
+      if (written) break;
+      if (attempt > 1000) throw new ZendeskEtlError(ErrorCodes.COMMIT_CONFLICT, `gave up committing to ${this.storage.url}/${this.name} after ${attempt} versions taken by other writers`, { path: this.name });
+      await this.refresh();
+      if (this.#landed(id)) break; // a retried put found its own first try in place
+    }
+    this.#winners = [];
+    return change;
+  }
+
+  /** After the commit that made a new table: the runs it fenced on the way can be cleaned up after. */
+  async #afterFirstCommit(): Promise<void> {
+    const pending = this.#pendingFences;
+    if (!pending || !pending.runs.every((r) => this.snapshot.fenced.has(r))) return;
+    this.#pendingFences = undefined;
+    await cleanUpAfter(this.storage, this.name, this.snapshot, pending.leases, this.#logger);
+  }
+
+  /** A change as the conflict checks see it. */
+  #proposed(change: TableChange): ProposedChange {
+    return {
+      run: this.run,
+      segments: change.segments ?? [],
+      removes: change.removes ?? [],
+      addColumns: (change.adds ?? []).map((f) => f.columns),
+      reset: change.reset === true,
+      configuration: settingsConfiguration(this.settings, this.stream),
+      partitionColumns: this.partition ? [partitionColumn(this.partition)] : [],
+    };
+  }
+
+  /** The table after the winners, as the conflict checks see it. */
+  #view(): TableView {
+    const s = this.#log.snapshot;
+    return { where: `${this.storage.url}/${this.name}`, files: s.files, fenced: s.fenced, ledger: this.ledger(), metaData: s.metaData };
+  }
+
+  #committer(id: string): Committer {
+    return { run: this.run, commit: id, stream: this.stream, table: this.name, settings: this.settings, partitionColumns: this.partition ? [partitionColumn(this.partition)] : [], wanted: this.#wanted, now: Date.now() };
+  }
+
+  #request(change: TableChange, fences: readonly string[]): CommitRequest {
+    return {
+      operation: change.operation,
+      adds: (change.adds ?? []).map((f) => ({ path: f.path, partitionValues: f.partitionValues, size: f.size, stats: f.stats(), columns: f.columns })),
+      removes: change.removes ?? [],
+      segments: change.segments ?? [],
+      window: change.window,
+      reset: change.reset === true,
+      dataChange: change.dataChange ?? true,
+      parameters: change.parameters ?? {},
+      fences,
+    };
   }
 
   /** Whether the commit `id` is in the log (among the versions read lately). */
@@ -329,170 +414,25 @@ export class LakeTable {
     return this.#lease;
   }
 
-  #checkConflicts(change: TableChange): void {
-    const s = this.#log.snapshot;
-    const ledger = this.ledger();
-    for (const seg of change.segments ?? []) {
-      const other = ledger.overlap(seg);
-      if (other) {
-        throw new ZendeskEtlError(
-          ErrorCodes.COMMIT_CONFLICT,
-          `another run committed ${describeSegment(other)} of ${this.stream ?? this.name} to ${this.storage.url}/${this.name} first, which overlaps this run's ${describeSegment(seg)}; this run's part was not committed. Run the same command again: it exports only what the table lacks`,
-          { path: this.name },
-        );
-      }
-    }
-    for (const p of change.removes ?? []) {
-      if (!s.files.has(p)) throw new ZendeskEtlError(ErrorCodes.COMMIT_CONFLICT, `${p} is no longer in ${this.storage.url}/${this.name} (another run removed it first); nothing was changed`, { path: p });
-    }
-    const pinned = new Map(this.columns().map((c) => [c.name, c.type]));
-    for (const f of change.adds ?? []) {
-      for (const c of f.columns) {
-        const t = pinned.get(c.name);
-        if (t !== undefined && t !== c.type) {
-          throw new ZendeskEtlError(ErrorCodes.COMMIT_CONFLICT, `column ${c.name} of ${this.storage.url}/${this.name} is ${t}, but a file of this run has it as ${c.type}; a column's type never changes`, { column: c.name });
-        }
-      }
-    }
-  }
-
-  #actions(change: TableChange, id: string): Action[] {
-    const s = this.#log.snapshot;
-    const now = Date.now();
-    const adds = change.adds ?? [];
-    const z = {
-      run: this.run,
-      commit: id,
-      stream: this.stream ?? this.name,
-      ...(change.window ? { window: change.window } : {}),
-      ...(change.segments && change.segments.length > 0 ? { segments: [...change.segments] } : {}),
-      ...(change.reset ? { reset: true } : {}),
-    };
-    const actions: Action[] = [
-      { commitInfo: { timestamp: now, operation: change.operation, operationParameters: change.parameters ?? {}, engineInfo: ENGINE_INFO, isBlindAppend: false, zendeskEtl: z } },
-    ];
-    if (s.version < 0) actions.push({ protocol: PROTOCOL });
-    const meta = this.#metaData(adds);
-    if (meta) actions.push({ metaData: meta });
-    if (change.window && this.stream) {
-      const appId = `zendesk-stream-etl/${this.stream}/${change.window.start}-${change.window.end ?? 'open'}`;
-      actions.push({ txn: { appId, version: (s.txns.get(appId) ?? -1) + 1, lastUpdated: now } });
-    }
-    const dataChange = change.dataChange ?? true;
-    for (const f of adds) {
-      actions.push({ add: { path: f.path, partitionValues: f.partitionValues, size: f.size, modificationTime: now, dataChange, stats: f.stats() } });
-    }
-    for (const p of change.removes ?? []) {
-      const old = s.files.get(p);
-      actions.push({ remove: { path: p, deletionTimestamp: now, dataChange, extendedFileMetadata: true, partitionValues: old?.partitionValues ?? {}, size: old?.size ?? 0 } });
-    }
-    return actions;
-  }
-
-  /** A metaData action when the table is new or this change widens its schema; else undefined. */
-  #metaData(adds: readonly DataFile[]): ReturnType<typeof newMetaData> | undefined {
-    const s = this.#log.snapshot;
-    const pinned = this.columns();
-    const have = new Set(pinned.map((c) => c.name));
-    const used = adds.length > 0 || !s.metaData ? this.#wanted : [];
-    const fresh = used.filter((c) => !have.has(c.name));
-    const partitions = this.partition ? [partitionColumn(this.partition)] : [];
-    if (!s.metaData) {
-      const configuration: Record<string, string> = {};
-      for (const k of SETTINGS) configuration[settingKey(k)] = settingText(k, this.settings);
-      if (this.stream) configuration[settingKey('stream')] = this.stream;
-      return newMetaData(fresh, partitions, configuration, this.settings.format === 'parquet' ? 'parquet' : 'json');
-    }
-    if (fresh.length === 0) return undefined;
-    return { ...s.metaData, schemaString: schemaString([...pinned, ...fresh], s.metaData.partitionColumns) };
-  }
-
-  /** A folder with data files but no log was not written by this version: refuse to guess. */
-  async #refuseForeignFolder(): Promise<void> {
-    for await (const obj of this.storage.list(`${this.name}/`)) {
-      const rel = obj.key.slice(this.name.length + 1);
-      if (!isDataFilePath(rel)) continue;
-      // In object storage a run's first files are at their keys before the table's first commit.
-      if (this.storage.publishes === 'upload' && runOfDataFile(rel) !== undefined) continue;
-      throw new ZendeskEtlError(
-        ErrorCodes.TABLE_SETTINGS,
-        `${this.storage.url}/${this.name} holds data files (${rel}, ...) but no table log (${LOG_DIR}/): it was written by zendesk-etl 0.1 or by something else. Export into a new folder, or move these files away`,
-        { path: `${this.storage.url}/${this.name}` },
-      );
-    }
-  }
-
   /**
-   * Clean up after runs that died: the files a dead run was making visible that no commit holds,
-   * the files its last commit removed, its staging, and its lease.
+   * Recover from runs that stopped writing the table. Runs whose lease is no longer live are fenced
+   * first (a commit); only then is what they left deleted. A table with no log yet cannot take a
+   * fence on its own: the fences ride on this run's first commit, and the cleanup follows it.
    */
-  async #recover(): Promise<void> {
-    const leases = await readLeases(this.storage, this.name);
-    const dead = leases.filter((l) => !l.live);
-    const live = new Set(leases.filter((l) => l.live).map((l) => l.record.run));
-    if (dead.length > 0) {
-      // Read the log after deciding who is dead: a dead run commits nothing more.
-      await this.#log.refresh();
-      const s = this.#log.snapshot;
-      for (const { key, record } of dead) {
-        if (record.promoting?.length || record.retiring?.length) this.#logger.info('cleaning up after a run that died', { table: `${this.storage.url}/${this.name}`, run: record.run, uncommitted_files: record.promoting?.length ?? 0, files_to_retire: record.retiring?.length ?? 0 });
-        for (const p of record.promoting ?? []) if (!s.files.has(p)) await this.storage.delete(joinKey(this.name, p));
-        if (this.storage.publishes === 'rename') {
-          for (const p of record.retiring ?? []) if (s.removed.has(p)) await this.storage.delete(joinKey(this.name, p));
-        }
-        await this.storage.delete(key);
-      }
+  async #recover(leases: readonly StoredLease[]): Promise<void> {
+    const plan = planRecovery(leases, this.snapshot);
+    if (plan.cleanUp.length === 0) return;
+    if (plan.fence.length > 0 && this.version < 0) {
+      this.#pendingFences = { runs: plan.fence, leases: plan.cleanUp };
+      return;
     }
-    if (this.storage.publishes === 'rename') {
-      // Staging of runs with no live lease (their lease is gone: finished, or cleaned up above).
-      for await (const obj of this.storage.list(`${joinKey('_staging', this.name)}/`)) {
-        const run = obj.key.split('/')[2];
-        if (run !== undefined && !live.has(run)) await this.storage.delete(obj.key);
-      }
+    if (plan.fence.length > 0) {
+      await this.#commitLoop({ operation: 'FENCE', parameters: { runs: plan.fence.join(',') }, dataChange: false }, undefined, () => undefined, plan.fence);
+      this.#onStep?.('committed');
     }
+    await cleanUpAfter(this.storage, this.name, this.snapshot, plan.cleanUp, this.#logger);
   }
 
   /** The lease folder, for tests and `state show`. */
   static readonly LEASE_DIR = LEASE_DIR;
-}
-
-/** The settings a run gets: the table's pinned ones; a different one asked for is refused. */
-function resolveSettings(where: string, s: Snapshot, asked: Partial<TableSettings>): TableSettings {
-  for (const k of SETTINGS) {
-    if (asked[k] === undefined) continue;
-    if (k === 'format' && asked.format !== 'parquet' && asked.format !== 'ndjson') throw invalidOption('format', '"parquet" or "ndjson"', asked.format);
-    if (k === 'customFieldNames' && asked.customFieldNames !== 'id' && asked.customFieldNames !== 'title') throw invalidOption('customFieldNames', '"id" or "title"', asked.customFieldNames);
-  }
-  if (asked.partitionBy !== undefined) parsePartitionSpec(asked.partitionBy);
-  const meta = s.metaData;
-  if (!meta) {
-    const fresh = { ...DEFAULT_TABLE_SETTINGS, ...definedOnly(asked) };
-    if (fresh.gzip && fresh.format === 'parquet') throw invalidOption('gzip', 'used with NDJSON only (Parquet is compressed by compression)', true);
-    return fresh;
-  }
-  const pinned: TableSettings = {
-    format: meta.configuration[settingKey('format')] === 'ndjson' ? 'ndjson' : 'parquet',
-    gzip: meta.configuration[settingKey('gzip')] === 'true',
-    partitionBy: meta.configuration[settingKey('partitionBy')] || undefined,
-    customFieldNames: meta.configuration[settingKey('customFieldNames')] === 'title' ? 'title' : 'id',
-  };
-  if (asked.gzip === true && pinned.format === 'parquet') throw invalidOption('gzip', `used with NDJSON only: ${where} is a Parquet table (compressed by compression)`, true);
-  for (const k of SETTINGS) {
-    const given = asked[k];
-    if (given === undefined) continue;
-    if (given !== pinned[k]) {
-      throw new ZendeskEtlError(
-        ErrorCodes.TABLE_SETTINGS,
-        `${where} was created with ${k} ${JSON.stringify(pinned[k] ?? 'none')}, and this run asks for ${JSON.stringify(given ?? 'none')}; a table keeps one layout. Leave the option out to use the table's, or write into another folder. Nothing was changed`,
-        { option: k, value: given, path: where },
-      );
-    }
-  }
-  return pinned;
-}
-
-function definedOnly(o: Partial<TableSettings>): Partial<TableSettings> {
-  const out: Partial<TableSettings> = {};
-  for (const k of SETTINGS) if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
-  return out;
 }

@@ -13,8 +13,10 @@ import { joinKey } from '../storage/storage.js';
  * start time, so a pid reused by another process (or pid 1 in every container) is never mistaken
  * for the holder; it expires unless renewed, so a holder on another machine that died frees it too.
  *
- * Correctness never rests on a lease: commits are put-if-absent and refuse overlaps. Leases keep
- * runs from wasting work on the same range, and tell cleanup which staged files a live run owns.
+ * Correctness never rests on a lease: commits are put-if-absent and refuse overlaps, and a run
+ * whose lease looks dead is fenced in the log before anything of its own is deleted (recovery.ts).
+ * A lease is a hint: it keeps runs from wasting work on the same range ("table busy", exit 75),
+ * and tells a run which other run to fence and which files that run was making visible.
  */
 
 export interface Holder {
@@ -48,8 +50,17 @@ export interface LeaseRecord {
 
 export const LEASE_DIR = '_zde/leases';
 const DEFAULT_TTL_MS = 120_000;
-/** Clocks of two machines may differ this much. */
-const SKEW_MS = 30_000;
+
+/** A lease's time to live: 2 minutes, or `ZENDESK_ETL_LEASE_TTL_MS` (tests, and storage slow to answer). */
+function ttlFromEnv(): number {
+  const v = Number(process.env.ZENDESK_ETL_LEASE_TTL_MS);
+  return Number.isInteger(v) && v >= 1000 ? v : DEFAULT_TTL_MS;
+}
+
+/** Clocks of two machines may differ: a lease is taken for dead this long after it expires (at most 30 s). */
+function skewMs(ttlMs: number): number {
+  return Math.min(30_000, Math.floor(ttlMs / 4));
+}
 
 let self: Holder | undefined;
 
@@ -126,7 +137,7 @@ export async function isLive(r: LeaseRecord, now = Date.now()): Promise<boolean>
   const state = await holderState(r.holder);
   if (state === 'dead') return false;
   if (state === 'me') return true;
-  return now <= r.renewedAt + r.ttlMs + SKEW_MS;
+  return now <= r.renewedAt + r.ttlMs + skewMs(r.ttlMs);
 }
 
 export function describeHolder(h: Holder): string {
@@ -178,7 +189,6 @@ export class Lease {
   readonly #key: string;
   #timer: NodeJS.Timeout | undefined;
   #renewing: Promise<void> = Promise.resolve();
-  #lost: Error | undefined;
 
   private constructor(storage: Storage, key: string, record: LeaseRecord) {
     this.#storage = storage;
@@ -192,7 +202,7 @@ export class Lease {
    */
   static async acquire(storage: Storage, table: string, opts: { run: string; purpose: LeaseRecord['purpose']; window?: Window | undefined; ttlMs?: number }): Promise<Lease> {
     const now = Date.now();
-    const record: LeaseRecord = { run: opts.run, holder: currentHolder(), purpose: opts.purpose, window: opts.window, acquiredAt: now, renewedAt: now, ttlMs: opts.ttlMs ?? DEFAULT_TTL_MS };
+    const record: LeaseRecord = { run: opts.run, holder: currentHolder(), purpose: opts.purpose, window: opts.window, acquiredAt: now, renewedAt: now, ttlMs: opts.ttlMs ?? ttlFromEnv() };
     for (const { record: other, live } of await readLeases(storage, table)) {
       if (!live || other.run === record.run) continue;
       const exclusive = (p: LeaseRecord['purpose']): boolean => p === 'compact' || p === 'vacuum' || p === 'reset';
@@ -224,8 +234,9 @@ export class Lease {
       try {
         await this.#storage.put(this.#key, JSON.stringify({ ...this.record, renewedAt }));
         this.record.renewedAt = renewedAt;
-      } catch (err) {
-        this.#lost ??= err as Error;
+      } catch {
+        // A missed renewal only makes this run look stopped: another run may fence it, and then
+        // this run commits nothing more. Nothing is lost either way.
       }
     });
   }
@@ -248,20 +259,6 @@ export class Lease {
     });
     this.#renewing = written.catch(() => undefined);
     await written;
-  }
-
-  /**
-   * Before a commit: the lease must still be ours and fresh, or another run may already treat this
-   * run's staged files as left by a dead run.
-   */
-  async check(): Promise<void> {
-    await this.#renewing;
-    const body = await this.#storage.get(this.#key);
-    const fresh = Date.now() - this.record.renewedAt < this.record.ttlMs / 2;
-    if (!body || !fresh) {
-      const why = !body ? 'another run found this run gone and cleaned up after it' : this.#lost ? `it could not be renewed: ${this.#lost.message}` : 'it was not renewed in time';
-      throw new ZendeskEtlError(ErrorCodes.LEASE_HELD, `this run lost its lease on the table (${why}); nothing more is committed. Run the same command again`, { path: this.#key });
-    }
   }
 
   /**

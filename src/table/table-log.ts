@@ -1,7 +1,7 @@
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
 import { joinKey } from '../storage/storage.js';
-import { LOG_DIR, applyCommit, commitKey, decodeCommit, emptySnapshot, encodeCommit, versionOf, type Action, type Snapshot } from './delta-log.js';
+import { LOG_DIR, applyCommit, commitKey, decodeCommit, emptySnapshot, encodeCommit, versionOf, type Action, type CommitSummary, type Snapshot } from './delta-log.js';
 
 /** Commit files read at once while a log is read. */
 const READ_AHEAD = 32;
@@ -25,8 +25,12 @@ export class TableLog {
     return this.#snapshot;
   }
 
-  /** Read every commit after the snapshot's version. Returns how many were read. */
-  async refresh(): Promise<number> {
+  /**
+   * Read every commit after the snapshot's version. Returns what each did when `summaries` asks for
+   * it (a writer that lost a race checks them for conflicts), else an empty list.
+   */
+  async refresh(opts: { summaries?: boolean } = {}): Promise<CommitSummary[]> {
+    const out: CommitSummary[] = [];
     const s = this.#snapshot;
     const prefix = `${joinKey(this.table, LOG_DIR)}/`;
     const startAfter = s.version >= 0 ? joinKey(this.table, commitKey(s.version)) : undefined;
@@ -58,10 +62,11 @@ export class TableLog {
       bodies[read] = undefined; // a long log is never held whole
       readNext();
       if (!body) throw new ZendeskEtlError(ErrorCodes.STATE_INVALID, `the table log file ${key} disappeared while being read`, { path: key });
-      applyCommit(s, version, decodeCommit(body.toString('utf8'), `${this.storage.url}/${key}`));
+      const summary = applyCommit(s, version, decodeCommit(body.toString('utf8'), `${this.storage.url}/${key}`));
+      if (opts.summaries) out.push(summary);
       read++;
     }
-    return read;
+    return out;
   }
 
   /**

@@ -2,7 +2,8 @@ import { Ledger, type Segment } from '../delivery.js';
 import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
 import { settingKey } from './delta-log.js';
-import { LakeTable } from './lake-table.js';
+import { LakeTable, type TableChange, type TableStep } from './lake-table.js';
+import type { Snapshot } from './delta-log.js';
 import { readLeases } from './lease.js';
 import { TableLog } from './table-log.js';
 
@@ -55,19 +56,30 @@ export async function readTableState(storage: Storage, name: string): Promise<Ta
   };
 }
 
+/** The change that resets a table as it stands: remove every file it holds, forget every segment. */
+function resetChange(s: Snapshot): TableChange {
+  return { operation: 'DELETE', removes: [...s.files.keys()], reset: true, parameters: { predicate: '[]', reason: 'zendesk-etl state reset' } };
+}
+
 /**
  * Reset a table: one commit removes every file and forgets what of the stream it held, so the next
  * export starts over. The reset is a version of the log like any other (readers of older versions
- * still see the old rows); in a folder the removed files are deleted after the commit.
+ * still see the old rows); in a folder the removed files are deleted after the commit. A reset that
+ * raced a write is built again from the table as it then stands, never sent stale.
  */
-export async function resetTable(storage: Storage, name: string): Promise<{ version: number; files: number; rows: number }> {
-  const table = await LakeTable.open({ storage, name });
+export async function resetTable(storage: Storage, name: string, opts: { onCommitStep?: ((step: TableStep) => void) | undefined } = {}): Promise<{ version: number; files: number; rows: number }> {
+  const table = await LakeTable.open({ storage, name, onStep: opts.onCommitStep });
   try {
     if (!table.snapshot.metaData) throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `${storage.url}/${name} is not a table (no ${name}/_delta_log/): nothing to reset`, { path: `${storage.url}/${name}` });
     await table.begin('reset');
-    const files = [...table.snapshot.files.values()];
-    const version = await table.commit({ operation: 'DELETE', removes: files.map((f) => f.path), reset: true, parameters: { predicate: '[]', reason: 'zendesk-etl state reset' } });
-    return { version, files: files.length, rows: files.reduce((n, f) => n + rowsOf(f.stats), 0) };
+    const removed = new Map<string, number>();
+    const rederive = (s: Snapshot): TableChange => {
+      removed.clear();
+      for (const f of s.files.values()) removed.set(f.path, rowsOf(f.stats));
+      return { ...resetChange(s), rederive };
+    };
+    const version = await table.commit(rederive(table.snapshot));
+    return { version, files: removed.size, rows: [...removed.values()].reduce((n, r) => n + r, 0) };
   } finally {
     await table.close();
   }

@@ -3,22 +3,12 @@ import { invalidOption } from '../../errors.js';
 import { exportStream, replayTickets, type ExportTicketsOptions, type ReplayTicketsOptions } from '../../export.js';
 import { STREAM_NAMES } from '../../options/table.js';
 import type { StreamName } from '../../streams.js';
-import type { TableStep } from '../../table/lake-table.js';
 import { resolveOrigin } from '../../url.js';
 import { prepare, type CliIo } from '../context.js';
 import { runReported } from '../run-report.js';
+import { stepHooks } from '../step-hooks.js';
 
 const ACCOUNT = { subdomain: '--subdomain', baseUrl: '--base-url' };
-
-/** Test hook: die at a named step of a table commit, as a kill -9 would. */
-function crashHook(env: NodeJS.ProcessEnv): ((step: TableStep) => void) | undefined {
-  const at = env.ZENDESK_ETL_CRASH_AT;
-  if (!at) return undefined;
-  let n = Number(env.ZENDESK_ETL_CRASH_AFTER ?? '0');
-  return (step) => {
-    if (step === at && n-- <= 0) process.kill(process.pid, 'SIGKILL');
-  };
-}
 
 /** `zendesk-etl export <stream>`: export (or go on exporting) a stream into its table. */
 export async function exportCommand(args: string[], io: CliIo): Promise<number> {
@@ -47,7 +37,7 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
     format: o.format ?? (o.out === '-' ? 'ndjson' : undefined),
     signal: io.signal,
     stdout: io.stdout,
-    onCommitStep: crashHook(io.env),
+    onCommitStep: stepHooks(io.env),
   };
   return runReported(ctx, opts, stream, o.out, (x) => exportStream(stream as StreamName, x));
 }
@@ -64,6 +54,6 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
   if (rawDir === undefined) throw invalidOption('DIR', 'the raw archive folder (zendesk-etl replay DIR --out LAKE)', null);
   const o = ctx.options as Partial<ReplayTicketsOptions>;
   if (o.out === undefined) throw invalidOption('--out', 'a folder or s3://BUCKET/PREFIX for the lake', null);
-  const opts: ReplayTicketsOptions = { ...o, out: o.out, rawDir, signal: io.signal, stdout: io.stdout, onCommitStep: crashHook(io.env) };
+  const opts: ReplayTicketsOptions = { ...o, out: o.out, rawDir, signal: io.signal, stdout: io.stdout, onCommitStep: stepHooks(io.env) };
   return runReported(ctx, opts, 'tickets', o.out, replayTickets);
 }

@@ -5,6 +5,7 @@ import { readTableState, resetTable, type TableState } from '../../table/table-s
 import { vacuumTable } from '../../table/vacuum.js';
 import { formatTime } from '../../time.js';
 import { EXIT, prepare, type CliIo, type CommandContext } from '../context.js';
+import { stepHooks } from '../step-hooks.js';
 
 /** The lake and the table a maintenance command works on (`--table`, or `--stream`, default tickets). */
 async function target(ctx: CommandContext, command: string) {
@@ -24,7 +25,7 @@ export async function compactCommand(args: string[], io: CliIo): Promise<number>
   });
   if (typeof ctx === 'number') return ctx;
   const { storage, table } = await target(ctx, 'compact');
-  const r = await compactTable({ out: storage, table, minFiles: ctx.options.minFiles as number | undefined, targetBytes: ctx.options.targetBytes as number | undefined });
+  const r = await compactTable({ out: storage, table, minFiles: ctx.options.minFiles as number | undefined, targetBytes: ctx.options.targetBytes as number | undefined, onCommitStep: stepHooks(io.env) });
   ctx.log.info(`compacted ${r.partitions} partitions: ${r.filesBefore} files -> ${r.filesAfter} (${r.rows} rows rewritten in ${r.commits} commits)`, ctx.options.logFormat === 'json' ? { ...r } : undefined);
   return EXIT.OK;
 }
@@ -39,7 +40,7 @@ export async function vacuumCommand(args: string[], io: CliIo): Promise<number> 
   if (typeof ctx === 'number') return ctx;
   const { storage, table } = await target(ctx, 'vacuum');
   const dryRun = ctx.options.dryRun === true;
-  const r = await vacuumTable({ out: storage, table, retentionHours: ctx.options.retentionHours as number | undefined, dryRun });
+  const r = await vacuumTable({ out: storage, table, retentionHours: ctx.options.retentionHours as number | undefined, dryRun, onCommitStep: stepHooks(io.env) });
   ctx.log.info(`vacuum: ${dryRun ? 'would delete' : 'deleted'} ${r.deleted.length} files (${r.bytes} bytes)${r.abortedUploads ? `, aborted ${r.abortedUploads} unfinished uploads` : ''}`, ctx.options.logFormat === 'json' ? { files: r.deleted.length, bytes: r.bytes, aborted_uploads: r.abortedUploads } : undefined);
   if (dryRun) for (const f of r.deleted) io.stdout.write(`${f}\n`);
   return EXIT.OK;
@@ -76,7 +77,7 @@ export async function stateCommand(args: string[], io: CliIo): Promise<number> {
     return EXIT.OK;
   }
   if (ctx.options.yes !== true) throw invalidOption('--yes', `given to reset ${storage.url}/${table}: it removes every file from the table (they stay readable at older versions until vacuum) and the next export starts over`, null);
-  const r = await resetTable(storage, table);
+  const r = await resetTable(storage, table, { onCommitStep: stepHooks(io.env) });
   ctx.log.warn(`reset ${storage.url}/${table} at version ${r.version}: removed ${r.files} files (${r.rows} rows) from the table; the next export starts over`, ctx.options.logFormat === 'json' ? { ...r } : undefined);
   return EXIT.OK;
 }

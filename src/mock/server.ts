@@ -74,6 +74,11 @@ export interface MockZendeskOptions {
   now?: () => number;
   /** Keep each ticket's JSON once rendered (benchmarks: the stand-in then costs little CPU). */
   cacheRendered?: boolean;
+  /**
+   * Send the previous ticket page's first ticket again at the head of the next page: a version behind
+   * the frontier, sent again. Zendesk's contract does not promise that it never happens. Default false.
+   */
+  repeatPreviousHead?: boolean;
 }
 
 export interface MockRequestRecord {
@@ -109,6 +114,8 @@ export class MockZendesk {
   #exportRequests = 0;
   #rateHits: number[] = [];
   #queued: FaultKind[] = [];
+  /** The first ticket of the last ticket page served (`repeatPreviousHead`). */
+  #previousHead: StoredTicket | undefined;
   #rand: () => number;
   #cursorGeneration = 0;
   #fieldFaults = 0;
@@ -144,6 +151,7 @@ export class MockZendesk {
       faultKinds: options.faultKinds ?? ALL_FAULTS,
       dripMs: options.dripMs ?? 5,
       now: options.now ?? (() => Math.floor(Date.now() / 1000)),
+      repeatPreviousHead: options.repeatPreviousHead ?? false,
     };
     this.#rand = prng(this.#opts.seed ^ 0x5eed);
     if (options.cacheRendered) this.#cache = new Map();
@@ -306,12 +314,21 @@ export class MockZendesk {
       return;
     }
 
-    const page = other ? this.#simplePage(other.stream, other.kind, query, res) : timeBased ? this.#timePage(query, res) : this.#cursorPage(query, res);
+    let page = other ? this.#simplePage(other.stream, other.kind, query, res) : timeBased ? this.#timePage(query, res) : this.#cursorPage(query, res);
     if (page === undefined) {
       record.status = res.statusCode;
       return;
     }
+    if (!other && o.repeatPreviousHead) page = this.#withPreviousHead(page);
     await this.#send(req, res, page, fault);
+  }
+
+  /** `repeatPreviousHead`: the last ticket page's first ticket leads this page too. */
+  #withPreviousHead(page: PageBody): PageBody {
+    const head = this.#previousHead;
+    this.#previousHead = page.tickets[0] ?? head;
+    if (!head || page.tickets.length === 0 || page.tickets[0] === head) return page;
+    return { ...page, items: [() => this.#renderText(head), ...page.items], tickets: [head, ...page.tickets] };
   }
 
   #authenticate(header: string | undefined): 'ok' | 'unauthorized' | 'forbidden' {

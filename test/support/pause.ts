@@ -32,11 +32,13 @@ function procState(pid: number): string | undefined {
 
 /**
  * Start `zendesk-etl args` and let it run until it stops itself at `step` (after `after` earlier
- * passes); then wait until another run would take its lease on `table` for dead.
+ * passes); then (unless `expire` is false) wait until another run would take its lease on `table`
+ * for dead. With `expire: false` the run keeps the default lease time to live.
  */
-export async function pauseAt(args: string[], env: NodeJS.ProcessEnv, lake: string, o: { table?: string; step?: TableStep; after?: number } = {}): Promise<PausedRun> {
+export async function pauseAt(args: string[], env: NodeJS.ProcessEnv, lake: string, o: { table?: string; step?: TableStep; after?: number; expire?: boolean } = {}): Promise<PausedRun> {
+  const expire = o.expire ?? true;
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...env, ZENDESK_ETL_PAUSE_AT: o.step ?? 'before-commit', ZENDESK_ETL_PAUSE_AFTER: String(o.after ?? 0), ZENDESK_ETL_LEASE_TTL_MS: String(PAUSE_LEASE_TTL_MS) },
+    env: { ...env, ZENDESK_ETL_PAUSE_AT: o.step ?? 'before-commit', ZENDESK_ETL_PAUSE_AFTER: String(o.after ?? 0), ...(expire ? { ZENDESK_ETL_LEASE_TTL_MS: String(PAUSE_LEASE_TTL_MS) } : {}) },
     // Its own session: a signal to the test's process group never wakes or ends it.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,7 +59,7 @@ export async function pauseAt(args: string[], env: NodeJS.ProcessEnv, lake: stri
       return procState(pid) === 'T';
     });
     const storage = await openStorage(lake);
-    await waitFor('its lease to look dead to another run', async () => {
+    if (expire) await waitFor('its lease to look dead to another run', async () => {
       const mine = (await readLeases(storage, o.table ?? 'tickets')).filter((l) => l.record.holder.pid === pid);
       return mine.length > 0 && mine.every((l) => !l.live);
     }, 60_000, 100);

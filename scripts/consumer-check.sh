@@ -73,6 +73,10 @@ both_installed "after npm install @duckdb/node-api"
 npm install "${NPM_FLAGS[@]}" "$TARBALL"
 both_installed "after installing the tarball into a project that has DuckDB"
 
+for doc in README.md "$ROOT"/docs/*.md; do
+  [[ -f "node_modules/zendesk-stream-etl/${doc#"$ROOT"/}" ]] || fail "the install lacks ${doc#"$ROOT"/}, which the README links to"
+done
+
 echo "--- the bin"
 npx --no-install zendesk-etl --help >"$WORK/help.txt" || fail "npx zendesk-etl --help exited $?"
 grep -q '^Usage:' "$WORK/help.txt" || fail "npx zendesk-etl --help printed no usage"

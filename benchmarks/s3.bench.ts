@@ -183,7 +183,7 @@ export interface S3Comparison {
 export async function compareS3(opts: { tickets: number; repeat: number; formats: readonly ('parquet' | 'ndjson')[]; partMb?: number; queue?: number; log: (s: string) => void }): Promise<S3Comparison[]> {
   const partMb = opts.partMb ?? S3_DEFAULTS.partSizeBytes / MiB;
   const queue = opts.queue ?? S3_DEFAULTS.queueSize;
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // the SDK pin is deliberate (see the README)
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // the SDK pin is deliberate (see docs/development.md)
   const standIn = await startStandIn(['--tickets', String(opts.tickets)], ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')]);
   const zendesk = { ZENDESK_OAUTH_TOKEN: 'mock-oauth-token-abcdef' };
   const show = (r: Result): void => opts.log(`  ${r.variant.padEnd(48)} ${(r.ms / 1000).toFixed(1).padStart(6)} s  ${Math.round(r.tickets / (r.ms / 1000)).toLocaleString('en-US').padStart(7)} tickets/s  ${Math.round(r.peakRssMb)} MB RSS  (${r.note ?? ''})\n`);

@@ -32,7 +32,7 @@ import type { PendingFile, Storage, StoredObject } from './storage.js';
  * - Data files stream straight to their final key as multipart uploads, in parts of a fixed size from
  *   a small pool of reused buffers, a bounded number in flight, so memory stays flat whatever the
  *   file's size (see PartUploader). A file is uploaded whole before the commit that adds it; until then
- *   no Delta reader sees it (a plain glob reader does: see the README). `promote()` has nothing to do.
+ *   no Delta reader sees it (a plain glob reader does: see docs/object-storage.md). `promote()` has nothing to do.
  * - Configuration is the AWS SDK's standard chain: credentials (environment, `AWS_PROFILE`, web
  *   identity, container and instance roles), `AWS_REGION`, and `AWS_ENDPOINT_URL_S3` or
  *   `AWS_ENDPOINT_URL` (which this SDK reads itself; they are read here too, to choose path style).

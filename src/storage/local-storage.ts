@@ -125,6 +125,20 @@ export class LocalStorage implements Storage {
     yield* found;
   }
 
+  async folders(prefix: string): Promise<string[] | undefined> {
+    const dir = prefix.replace(/\/$/, '') === '' ? this.root : this.path(prefix);
+    return this.#fs(async () => {
+      try {
+        const entries = await readdir(dir, { withFileTypes: true });
+        return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+        throw err;
+      }
+    });
+  }
+
   /** Delete a file, or a folder with everything in it. */
   delete(key: string): Promise<void> {
     return this.#fs(() => rm(this.path(key), { recursive: true, force: true }));

@@ -2,6 +2,7 @@ import { credentialsFromEnv } from '../../auth.js';
 import { invalidOption } from '../../errors.js';
 import { exportStream, replayTickets, type ExportTicketsOptions, type ReplayTicketsOptions } from '../../export.js';
 import { STREAM_NAMES } from '../../options/table.js';
+import { findRawArchive } from '../../source/raw-archive.js';
 import type { StreamName } from '../../streams.js';
 import type { TableStep } from '../../table/lake-table.js';
 import { resolveOrigin } from '../../url.js';
@@ -64,6 +65,9 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
   if (rawDir === undefined) throw invalidOption('DIR', 'the raw archive folder (zendesk-etl replay DIR --out LAKE)', null);
   const o = ctx.options as Partial<ReplayTicketsOptions>;
   if (o.out === undefined) throw invalidOption('--out', 'a folder or s3://BUCKET/PREFIX for the lake', null);
-  const opts: ReplayTicketsOptions = { ...o, out: o.out, rawDir, signal: io.signal, stdout: io.stdout, onCommitStep: crashHook(io.env) };
+  // The archive is looked for before the lake is opened: a wrong DIR creates nothing.
+  const archive = await findRawArchive(rawDir, 'tickets');
+  if (archive.note !== undefined) ctx.log.info(`note: ${archive.note}`);
+  const opts: ReplayTicketsOptions = { ...o, out: o.out, rawDir: archive.dir, signal: io.signal, stdout: io.stdout, onCommitStep: crashHook(io.env) };
   return runReported(ctx, opts, 'tickets', o.out, replayTickets);
 }

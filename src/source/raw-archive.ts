@@ -1,11 +1,11 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
 import type { Frontier } from '../delivery.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
-import { fsyncDir, fsyncFile, writeFileAtomic } from '../state/atomic.js';
+import { ErrorCodes, ZendeskEtlError, fsReason, isPermissionError } from '../errors.js';
+import { fsyncDir, fsyncFile, makeDir, writeFileAtomic } from '../state/atomic.js';
 
 /**
  * The raw archive (a bronze layer): each page's bytes, gzipped as they stream by, one file per page,
@@ -78,7 +78,11 @@ export class RawArchive {
   }
 
   async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    try {
+      await makeDir(this.dir);
+    } catch (err) {
+      throw archiveError(this.dir, err);
+    }
     // Attempts cut off by a crash never became pages.
     for (const f of await readdir(this.dir)) if (f.endsWith('.partial')) await rm(join(this.dir, f), { force: true });
   }
@@ -157,5 +161,6 @@ export class RawPage {
 }
 
 function archiveError(path: string, err: unknown): ZendeskEtlError {
+  if (isPermissionError(err)) return new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `raw ${path} cannot be written: ${fsReason(err)} (${(err as NodeJS.ErrnoException).code})`, { option: 'raw', path }, { cause: err });
   return new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot write the raw archive file ${path}: ${(err as Error).message}`, { path }, { cause: err });
 }

@@ -1,4 +1,3 @@
-import { credentialsFromEnv } from '../../auth.js';
 import { ErrorCodes, ZendeskEtlError } from '../../errors.js';
 import { ZendeskHttp, getJson } from '../../source/http-client.js';
 import { resolveOrigin } from '../../url.js';
@@ -25,7 +24,7 @@ export async function checkCommand(args: string[], io: CliIo): Promise<number> {
   if (typeof ctx === 'number') return ctx;
   const o = ctx.options as { subdomain?: string; baseUrl?: string; json?: boolean };
   const origin = resolveOrigin({ subdomain: o.subdomain, baseUrl: o.baseUrl }, { subdomain: '--subdomain', baseUrl: '--base-url' });
-  const credentials = credentialsFromEnv(ctx.env);
+  const credentials = ctx.credentials();
   const http = new ZendeskHttp(origin, credentials, { connect: 10_000, headers: 30_000, bodyIdle: 30_000 });
   const steps: CheckStep[] = [];
   let rateLimit: Record<string, string> = {};

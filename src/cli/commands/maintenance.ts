@@ -1,4 +1,5 @@
-import { invalidOption } from '../../errors.js';
+import { missingOption } from '../../options/normalize.js';
+import { ErrorCodes, ZendeskEtlError, invalidOption } from '../../errors.js';
 import { compactTable } from '../../table/compact.js';
 import { describeTables, findLake, pickTable, type FoundLake } from '../../table/lake-folders.js';
 import { readTableState, resetTable, type TableState } from '../../table/table-state.js';
@@ -19,7 +20,7 @@ function namedTable(ctx: CommandContext): string | undefined {
  */
 async function lakeOf(ctx: CommandContext, command: string): Promise<FoundLake> {
   const location = ctx.positionals[0];
-  if (location === undefined) throw invalidOption('LAKE', `the lake: a folder or s3://BUCKET/PREFIX (zendesk-etl ${command} LAKE)`, null);
+  if (location === undefined) throw missingOption('LAKE', `the lake: a folder or s3://BUCKET/PREFIX (zendesk-etl ${command} LAKE)`);
   if (ctx.positionals.length > 1) throw invalidOption('arguments', `one lake (zendesk-etl ${command} LAKE)`, ctx.positionals.slice(1).join(' '));
   const lake = await findLake(location, { s3ForcePathStyle: ctx.options.s3ForcePathStyle === true });
   if (lake.note !== undefined) ctx.log.info(`note: ${lake.note}`);
@@ -86,7 +87,8 @@ export async function stateCommand(args: string[], io: CliIo): Promise<number> {
   });
   if (typeof ctx === 'number') return ctx;
   const action = ctx.positionals.shift();
-  if (action !== 'show' && action !== 'reset') throw invalidOption('state', '"show" or "reset" (zendesk-etl state show LAKE)', action ?? null);
+  if (action === undefined) throw missingOption('ACTION', '"show" or "reset" (zendesk-etl state show LAKE)');
+  if (action !== 'show' && action !== 'reset') throw invalidOption('ACTION', '"show" or "reset" (zendesk-etl state show LAKE)', action);
   if (action === 'show') {
     const lake = await lakeOf(ctx, 'state show');
     const named = namedTable(ctx) ?? lake.named;
@@ -102,7 +104,7 @@ export async function stateCommand(args: string[], io: CliIo): Promise<number> {
     return EXIT.OK;
   }
   const { storage, table } = await target(ctx, `state ${action}`);
-  if (ctx.options.yes !== true) throw invalidOption('--yes', `given to reset ${storage.url}/${table}: it removes every file from the table (they stay readable at older versions until vacuum) and the next export starts over`, null);
+  if (ctx.options.yes !== true) throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `--yes must be given to reset ${storage.url}/${table}: it removes every file from the table (they stay readable at older versions until vacuum) and the next export starts over`, { option: '--yes' });
   const r = await resetTable(storage, table);
   ctx.log.warn(`reset ${storage.url}/${table} at version ${r.version}: removed ${r.files} files (${r.rows} rows) from the table; the next export starts over`, ctx.options.logFormat === 'json' ? { ...r } : undefined);
   return EXIT.OK;

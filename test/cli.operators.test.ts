@@ -225,11 +225,12 @@ describe('progress', () => {
     const p = new Progress(stats, { write: () => true, isTTY: true } as unknown as NodeJS.WritableStream, { startWatermark: 1_000_000, endTime: 1_000_400, records: 'users', intervalMs: 3_600_000 });
     stats.watermark = 1_000_100;
     stats.tickets = 10;
+    stats.pages = 1;
     const { fraction, fields } = p.figures();
     p.stop();
     expect(fraction).toBeCloseTo(0.25, 5);
     expect(fields.users).toBe(10);
-    expect(p.line()).toMatch(/^\[#####-+\] 25% \| pages 0 \| users 10/);
+    expect(p.line()).toMatch(/^\[#####-+\] 25% \| pages 1 \| users 10/);
     expect(p.line()).toMatch(/ETA \S+ to 1970-01-12T13:53:20Z/);
   });
 });

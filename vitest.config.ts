@@ -1,6 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // The sample pipelines import the package by name, as a user's project would; here that is the source.
+  resolve: { alias: [{ find: /^zendesk-stream-etl$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) }] },
   test: {
     include: ['test/**/*.test.ts'],
     // Suites that need a real S3 or Redis server, and the long kill -9 runs, have scripts of their own

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   FieldCatalog, FlattenStream, LakeSink, LakeTable, METADATA_COLUMNS, TICKET_COLUMNS, TicketSource, ZendeskHttp,
   credentialsFromEnv, openStorage, resolveOrigin, type Committed, type Credentials,
-} from '../src/index.js';
+} from 'zendesk-stream-etl';
 
 export interface BackfillOptions {
   origin: string;

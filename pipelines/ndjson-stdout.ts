@@ -4,13 +4,19 @@
  *   ZENDESK_SUBDOMAIN=acme ZENDESK_OAUTH_TOKEN=... npx tsx pipelines/ndjson-stdout.ts | jq -c '{id, status}'
  */
 import { pipeline } from 'node:stream/promises';
-import { FieldCatalog, FlattenStream, NdjsonStreamSink, TicketSource, ZendeskHttp, credentialsFromEnv, resolveOrigin, type Credentials } from '../src/index.js';
+import { ErrorCodes, FieldCatalog, FlattenStream, NdjsonStreamSink, TicketSource, ZendeskHttp, credentialsFromEnv, isZendeskEtlError, resolveOrigin, type Credentials } from 'zendesk-stream-etl';
 
+/** Flattened tickets as NDJSON into `out`. A reader that goes away (`| head`) ends it quietly. */
 export async function ndjsonToStream(origin: string, credentials: Credentials, out: NodeJS.WritableStream, rateLimit = 10): Promise<void> {
   const http = new ZendeskHttp(origin, credentials);
-  const catalog = await FieldCatalog.fetch(http);
-  await pipeline(new TicketSource({ origin, credentials, rateLimit }), new FlattenStream({ catalog }), new NdjsonStreamSink(out));
-  await http.close();
+  try {
+    const catalog = await FieldCatalog.fetch(http);
+    await pipeline(new TicketSource({ origin, credentials, rateLimit }), new FlattenStream({ catalog }), new NdjsonStreamSink(out));
+  } catch (err) {
+    if (!(isZendeskEtlError(err) && err.code === ErrorCodes.OUTPUT_CLOSED)) throw err;
+  } finally {
+    await http.close();
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

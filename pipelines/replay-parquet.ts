@@ -3,7 +3,7 @@
  *
  *   npx tsx pipelines/replay-parquet.ts archive/raw lake-rebuilt
  */
-import { replayTickets, type ExportResult } from '../src/index.js';
+import { replayTickets, type ExportResult } from 'zendesk-stream-etl';
 
 export function replayToParquet(rawDir: string, out: string): Promise<ExportResult> {
   return replayTickets({ rawDir, out, format: 'parquet', partitionBy: 'updated_at:month' });

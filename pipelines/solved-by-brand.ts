@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   FieldCatalog, FlattenStream, LakeSink, LakeTable, TicketSource, ZendeskHttp, credentialsFromEnv, filterStage, mapStage,
   openStorage, resolveOrigin, type Column, type Credentials, type TicketRow,
-} from '../src/index.js';
+} from 'zendesk-stream-etl';
 
 /** The row this pipeline writes. */
 export interface SolvedTicket {

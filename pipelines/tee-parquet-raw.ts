@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   FieldCatalog, FlattenStream, LakeSink, LakeTable, METADATA_COLUMNS, RawArchive, TICKET_COLUMNS, TicketSource, ZendeskHttp,
   credentialsFromEnv, openStorage, resolveOrigin, teeSink, type Credentials, type ExportRange, type TableSettings,
-} from '../src/index.js';
+} from 'zendesk-stream-etl';
 
 export async function teeParquetAndArchive(origin: string, credentials: Credentials, lake: string, archive: string, rateLimit = 10): Promise<void> {
   const window = { start: 0 };

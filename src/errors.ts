@@ -142,9 +142,20 @@ export function invalidOption(option: string, expected: string, value: unknown):
 export function fsReason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOSPC') return 'the disk is full';
-  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return 'the folder is not writable';
+  if (code === 'EROFS') return 'the file system is read-only';
+  if (code === 'EACCES') return 'permission denied (this user may not write there)';
+  if (code === 'EPERM') {
+    const detail = /operation not permitted: (.*), mkdir /.exec((err as Error).message)?.[1];
+    return detail === undefined ? 'the operation is not permitted' : `not permitted: ${detail}`;
+  }
   if (code === 'ENOTDIR' || code === 'EEXIST') return 'a file stands where a folder should be';
   return (err as Error).message;
+}
+
+/** A file-system error that no retry mends: the folder is read-only or not this user's to write. */
+export function isPermissionError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EROFS' || code === 'EACCES' || code === 'EPERM';
 }
 
 export function isZendeskEtlError(err: unknown): err is ZendeskEtlError {

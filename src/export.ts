@@ -268,7 +268,7 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
         throw invalidOption('startTime', `at least a minute in the past (Zendesk refuses newer ones with 422); it is ${formatTime(start)}`, start);
       }
     }
-    const catalog = stream === 'tickets' ? await FieldCatalog.fetch(http, table?.settings.customFieldNames ?? opts.customFieldNames ?? 'id') : undefined;
+    const catalog = stream === 'tickets' ? await FieldCatalog.fetch(http, table?.settings.customFieldNames ?? opts.customFieldNames ?? 'id', opts.log) : undefined;
     // A column the table has keeps its name and type, whatever Zendesk says of the field now.
     if (table) catalog?.pin(table.columns());
     let raw: RawArchive | undefined;
@@ -308,7 +308,7 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
       sideloadColumns: sideloads ? sideloadColumns : undefined,
       refreshCatalog: catalog
         ? async () => {
-            await catalog.refresh(http);
+            await catalog.refresh(http, opts.log);
             await raw?.saveFields(catalog.fields); // replay then types the new field too
           }
         : undefined,

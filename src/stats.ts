@@ -6,6 +6,8 @@ export class ExportStats {
   tickets = 0;
   /** Versions skipped as already delivered (page boundaries, retried pages, restarts). */
   duplicatesSkipped = 0;
+  /** Versions past the window's end (`--end-time`) that a page brought: not delivered, and no duplicates. */
+  beyondEnd = 0;
   /** Versions dropped by --exclude-system-updates (counted, never silent). */
   systemUpdatesExcluded = 0;
   bytes = 0;
@@ -36,6 +38,7 @@ export class ExportStats {
       rows_written: this.rowsWritten,
       files_committed: this.filesCommitted,
       duplicates_skipped: this.duplicatesSkipped,
+      beyond_end: this.beyondEnd,
       system_updates_excluded: this.systemUpdatesExcluded,
       rejects: this.rejects,
       requests: this.requests,

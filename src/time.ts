@@ -13,6 +13,7 @@ export function parseTime(value: string | number, option: string): number {
     throw invalidOption(option, 'Unix seconds (a whole number >= 0) or an ISO-8601 time', value);
   }
   const text = value.trim();
+  if (/^-\d+$/.test(text)) throw invalidOption(option, 'Unix seconds from 0 (1970-01-01T00:00:00Z) on, or an ISO-8601 time', value);
   if (/^\d+$/.test(text)) {
     const n = Number(text);
     if (Number.isSafeInteger(n)) {

@@ -1,6 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { Progress } from '../src/cli/progress.js';
 import { OPTIONS } from '../src/options/table.js';
 import { ExportStats } from '../src/stats.js';
@@ -155,7 +157,7 @@ describe('zendesk-etl check', () => {
 
     const refused = await runCli(['check', '--base-url', mock.url, '--json'], mockEnv(mock, { ZENDESK_API_TOKEN: 'wrong-token' }));
     expect(refused.code).toBe(4);
-    expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, steps: [{ name: 'credentials', ok: false, code: 'ZDE_UNAUTHORIZED' }] });
+    expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, steps: [{ name: 'origin answers', ok: true }, { name: 'credentials', ok: false, code: 'ZDE_UNAUTHORIZED' }] });
     expect(refused.stdout + refused.stderr).not.toContain('wrong-token');
 
     const agent = await runCli(['check', '--base-url', mock.url], mockEnv(mock, { ZENDESK_EMAIL: 'agent@example.com', ZENDESK_API_TOKEN: 'whatever' }));
@@ -164,7 +166,25 @@ describe('zendesk-etl check', () => {
 
     const closed = await runCli(['check', '--base-url', 'http://127.0.0.1:9'], mockEnv(mock));
     expect(closed.code).toBe(1);
-    expect(closed.stdout).toMatch(/FAIL credentials: network failure/);
+    expect(closed.stdout).toMatch(/FAIL origin answers: network failure/);
+    expect(closed.stdout).not.toMatch(/credentials/);
+  });
+
+  it('a 404 or a page of HTML fails the "origin answers" step, not the credentials', async () => {
+    const mock = await startMock({ tickets: 10 });
+    for (const status of [200, 404]) {
+      // Not Zendesk: a sign-in page of HTML, or a 404, at every path.
+      const html = createServer((_req, res) => {
+        res.writeHead(status, { 'content-type': 'text/html' }).end('<!doctype html><html><body>Sign in</body></html>');
+      });
+      await new Promise<void>((resolve) => html.listen(0, '127.0.0.1', resolve));
+      onTestFinished(() => new Promise<void>((resolve) => html.close(() => resolve())));
+      const base = `http://127.0.0.1:${(html.address() as AddressInfo).port}`;
+      const run = await runCli(['check', '--base-url', base, '--json'], mockEnv(mock));
+      expect(run.code, run.stdout + run.stderr).toBe(1);
+      const report = JSON.parse(run.stdout) as { steps: { name: string; ok: boolean }[] };
+      expect(report.steps.map((s) => [s.name, s.ok])).toEqual([['origin answers', false]]);
+    }
   });
 });
 
@@ -205,11 +225,12 @@ describe('progress', () => {
     const p = new Progress(stats, { write: () => true, isTTY: true } as unknown as NodeJS.WritableStream, { startWatermark: 1_000_000, endTime: 1_000_400, records: 'users', intervalMs: 3_600_000 });
     stats.watermark = 1_000_100;
     stats.tickets = 10;
+    stats.pages = 1;
     const { fraction, fields } = p.figures();
     p.stop();
     expect(fraction).toBeCloseTo(0.25, 5);
     expect(fields.users).toBe(10);
-    expect(p.line()).toMatch(/^\[#####-+\] 25% \| pages 0 \| users 10/);
+    expect(p.line()).toMatch(/^\[#####-+\] 25% \| pages 1 \| users 10/);
     expect(p.line()).toMatch(/ETA \S+ to 1970-01-12T13:53:20Z/);
   });
 });

@@ -1,3 +1,4 @@
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +7,7 @@ import { ndjsonToStream } from '../pipelines/ndjson-stdout.js';
 import { replayToParquet } from '../pipelines/replay-parquet.js';
 import { solvedByBrand } from '../pipelines/solved-by-brand.js';
 import { teeParquetAndArchive } from '../pipelines/tee-parquet-raw.js';
-import { checkExactlyOnce, duck, lakeVersions, ndjsonGlob, parquetGlob, startMock, tempDir, tokenCredentials } from './helpers.js';
+import { ROOT, checkExactlyOnce, duck, lakeVersions, ndjsonGlob, parquetGlob, spawnCli, startMock, tempDir, tokenCredentials } from './helpers.js';
 
 describe('ready pipelines against the stand-in', () => {
   it('backfill-parquet: a partitioned Parquet lake, resumable', async () => {
@@ -74,5 +75,21 @@ describe('ready pipelines against the stand-in', () => {
     const a = await duck(`SELECT id, generated_timestamp, status FROM ${parquetGlob(lake)} ORDER BY id, generated_timestamp`);
     const b = await duck(`SELECT id, generated_timestamp, status FROM ${parquetGlob(rebuilt)} ORDER BY id, generated_timestamp`);
     expect(b).toEqual(a);
+  });
+
+  it('copyable: each pipeline imports the package by its name; ndjson-stdout | head ends with 0 and no stack trace', async () => {
+    for (const name of (await readdir(join(ROOT, 'pipelines'))).filter((f) => f.endsWith('.ts'))) {
+      const text = await readFile(join(ROOT, 'pipelines', name), 'utf8');
+      expect(text, name).toMatch(/from 'zendesk-stream-etl';/);
+      expect(text, name).not.toMatch(/from '\.\.?\//);
+    }
+    const mock = await startMock({ tickets: 3000 });
+    const env = { PATH: process.env.PATH ?? '', ZENDESK_BASE_URL: mock.url, ZENDESK_EMAIL: mock.credentials.email, ZENDESK_API_TOKEN: mock.credentials.apiToken };
+    // The script as a user runs it, through tsx; its reader goes away after the first bytes, as head does.
+    const { child, done } = spawnCli([join(ROOT, 'pipelines/ndjson-stdout.ts')], env, { cli: [join(ROOT, 'node_modules/tsx/dist/cli.mjs')], cwd: ROOT });
+    child.stdout!.once('data', () => child.stdout!.destroy());
+    const run = await done;
+    expect(run.stderr).not.toMatch(/\n\s+at |ZendeskEtlError|EPIPE/);
+    expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null });
   });
 });

@@ -1,5 +1,7 @@
+import { credentialsFromEnv, type Credentials } from '../auth.js';
+import { isZendeskEtlError } from '../errors.js';
 import { createLogger, type LogLevel, type Logger } from '../log.js';
-import { envOptions, helpFor, mergeOptions, parseFlags, readConfigFile, type OptionValues } from '../options/normalize.js';
+import { envOptions, helpFor, mergeOptions, parseFlags, readConfigFile, unsetEnvMapping, type OptionValues } from '../options/normalize.js';
 import type { Command } from '../options/table.js';
 
 /** What a command runs with: its streams, environment, and the signal of SIGINT/SIGTERM. */
@@ -40,6 +42,8 @@ export interface CommandContext {
   env: NodeJS.ProcessEnv;
   /** Where log lines go (a live progress line may take it over). */
   setWriter(write: (line: string) => void): void;
+  /** The Zendesk credentials from `env`; when missing, the error names a config's `env` entry that left them unset. */
+  credentials(): Credentials;
 }
 
 /** A logger for a command line that could not be read: as asked for, if that much was said. */
@@ -74,9 +78,11 @@ export function prepare(command: Command, args: string[], io: CliIo, help: { nam
     { values: flags.values, source: { kind: 'flag' } },
   ]);
   const env: NodeJS.ProcessEnv = { ...io.env };
+  const unset: [string, string][] = [];
   for (const [target, name] of Object.entries(file?.env ?? {})) {
     delete env[target];
-    if (io.env[name] !== undefined) env[target] = io.env[name];
+    if (io.env[name] !== undefined && io.env[name] !== '') env[target] = io.env[name];
+    else unset.push([target, name]);
   }
   const quiet = options.quiet === true;
   let write = (line: string): void => {
@@ -92,6 +98,14 @@ export function prepare(command: Command, args: string[], io: CliIo, help: { nam
     env,
     setWriter(w) {
       write = w;
+    },
+    credentials() {
+      try {
+        return credentialsFromEnv(env);
+      } catch (err) {
+        if (unset.length > 0 && isZendeskEtlError(err) && err.option === 'credentials') throw unsetEnvMapping(String(flags.values.config), unset);
+        throw err;
+      }
     },
   };
 }

@@ -28,6 +28,8 @@ export class Progress {
   readonly #o: ProgressOptions;
   #startWatermark: number;
   #firstAt = 0;
+  /** Seconds into the run when the first record came (the rate is measured from there, not from the start). */
+  #firstRecordAt: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastLen = 0;
 
@@ -46,7 +48,12 @@ export class Progress {
     const s = this.#stats;
     const secs = Math.max(0.001, s.elapsedMs() / 1000);
     const records = this.#o.records ?? 'tickets';
-    const fields: Record<string, number | string> = { pages: s.pages, [records]: s.tickets, per_second: Math.round(s.tickets / secs) };
+    if (this.#firstRecordAt === undefined && s.tickets > 0) this.#firstRecordAt = secs;
+    const fields: Record<string, number | string> = { pages: s.pages, [records]: s.tickets };
+    // A rate once a page is complete, over the time records have been coming: the seconds spent
+    // connecting and reading the field catalog before the first one are not the export's pace.
+    const streaming = this.#firstRecordAt === undefined ? 0 : secs - this.#firstRecordAt;
+    if (s.pages > 0 && streaming > 0) fields.per_second = Math.round(s.tickets / streaming);
     let fraction: number | undefined;
     let eta: number | undefined;
     if (s.watermark >= 0) {
@@ -75,7 +82,10 @@ export class Progress {
   line(): string {
     const { fields, fraction, eta } = this.figures();
     const records = this.#o.records ?? 'tickets';
-    const parts = [`pages ${fields.pages}`, `${records} ${Number(fields[records]).toLocaleString('en-US')}`, `${Number(fields.per_second).toLocaleString('en-US')}/s`];
+    const count = Number(fields[records]).toLocaleString('en-US');
+    // Before the first page is complete there is no page and no pace to speak of yet.
+    const parts = fields.pages === 0 ? [count === '0' ? 'waiting for the first page' : `first page: ${count} ${records} so far`] : [`pages ${fields.pages}`, `${records} ${count}`];
+    if (fields.per_second !== undefined) parts.push(`${Number(fields.per_second).toLocaleString('en-US')}/s`);
     if (fields.reached !== undefined) parts.push(`reached ${fields.reached}`);
     if (eta !== undefined) parts.push(`ETA ${duration(eta)} to ${this.#o.endTime !== undefined ? formatTime(this.#o.endTime) : 'now'}`);
     if (this.live && fraction !== undefined) parts.unshift(bar(fraction));

@@ -33,8 +33,10 @@ export interface MockZendeskOptions {
   /** How many tickets the account holds. Default 5,000. */
   tickets?: number;
   seed?: number;
-  /** generated_timestamp of the first ticket. Default 2021-01-01. */
+  /** generated_timestamp of the first ticket. Default 2021-01-01 (or what `endEpoch` makes it). */
   startEpoch?: number;
+  /** generated_timestamp of the last ticket, instead of `startEpoch`: an account whose history ends then (near now, for the demo). */
+  endEpoch?: number;
   /** Seconds between consecutive tickets' generated_timestamp (fractions make ties). Default 0.6. */
   spacing?: number;
   /** Groups of tickets sharing one generated_timestamp: [index of the first, size]. */
@@ -100,7 +102,7 @@ export class MockZendesk {
   readonly credentials: MockCredentials;
   readonly requests: MockRequestRecord[] = [];
   #cache: Map<string, string> | undefined;
-  #opts: Required<Omit<MockZendeskOptions, 'credentials' | 'clumps' | 'faultKinds' | 'now' | 'lateFieldAfterRequests' | 'rateLimit' | 'cacheRendered'>> & {
+  #opts: Required<Omit<MockZendeskOptions, 'credentials' | 'clumps' | 'faultKinds' | 'now' | 'lateFieldAfterRequests' | 'rateLimit' | 'cacheRendered' | 'endEpoch'>> & {
     clumps: readonly (readonly [number, number])[];
     faultKinds: readonly FaultKind[];
     lateFieldAfterRequests?: number;
@@ -126,12 +128,13 @@ export class MockZendesk {
 
   constructor(options: MockZendeskOptions = {}) {
     const tickets = options.tickets ?? 5000;
+    const spacing = options.spacing ?? 0.6;
     this.credentials = { ...DEFAULT_CREDENTIALS, ...options.credentials };
     this.#opts = {
       tickets,
       seed: options.seed ?? 42,
-      startEpoch: options.startEpoch ?? 1_609_459_200,
-      spacing: options.spacing ?? 0.6,
+      startEpoch: options.startEpoch ?? (options.endEpoch === undefined ? 1_609_459_200 : options.endEpoch - Math.floor(Math.max(0, tickets - 1) * spacing)),
+      spacing,
       clumps: options.clumps ?? [],
       clumpBehaviour: options.clumpBehaviour ?? 'grow',
       aiAgentEvery: options.aiAgentEvery ?? 25,

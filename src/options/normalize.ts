@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
 import { parsePartitionSpec } from '../sink/partition.js';
-import { parseTime } from '../time.js';
+import { formatTime, parseTime } from '../time.js';
 import { OPTIONS, SECRET_FLAGS, SECRET_KEYS, optionsFor, type Command, type OptionSpec } from './table.js';
 
 /**
@@ -15,6 +15,29 @@ import { OPTIONS, SECRET_FLAGS, SECRET_KEYS, optionsFor, type Command, type Opti
 export type OptionSource = { kind: 'flag' } | { kind: 'env' } | { kind: 'config'; file: string } | { kind: 'library' };
 
 export type OptionValues = Record<string, unknown>;
+
+/**
+ * What was typed for each time option of a set of values (`2021-01-01`, not 1609459200), so that
+ * errors about the rules between options echo the user's words.
+ */
+const TYPED = new WeakMap<OptionValues, Map<string, string>>();
+
+function remember(values: OptionValues, key: string, raw: unknown): void {
+  if (typeof raw !== 'string' && typeof raw !== 'number') return;
+  let m = TYPED.get(values);
+  if (!m) TYPED.set(values, (m = new Map()));
+  m.set(key, String(raw));
+}
+
+/** A time option's value as the user gave it: the text typed (`2021-01-01`), not the Unix seconds it became. */
+function shownTime(o: OptionValues, key: string): string {
+  return TYPED.get(o)?.get(key) ?? String(o[key]);
+}
+
+/** A required option or argument that was not given, named, with what it takes. */
+export function missingOption(name: string, expected: string): ZendeskEtlError {
+  return new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `${name} is missing: ${expected}`, { option: name });
+}
 
 function nameIn(spec: OptionSpec, source: OptionSource): string {
   switch (source.kind) {
@@ -103,7 +126,10 @@ function crossCheck(command: Command, o: OptionValues, source: OptionSource): vo
   const n = (key: string): string => optionName(key, source);
   if (command === 'export') {
     const start = (o.startTime as number | undefined) ?? 0;
-    if (o.endTime !== undefined && (o.endTime as number) <= start) throw invalidOption(n('endTime'), `later than ${n('startTime')} (${start})`, o.endTime);
+    if (o.endTime !== undefined && (o.endTime as number) <= start) {
+      const from = o.startTime === undefined ? `the default ${n('startTime')} (0, ${formatTime(0)})` : `${n('startTime')} (${shownTime(o, 'startTime')})`;
+      throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `${n('endTime')} must be later than ${from}, got ${shownTime(o, 'endTime')}`, { option: n('endTime'), value: TYPED.get(o)?.get('endTime') ?? o.endTime });
+    }
     if (o.subdomain !== undefined && o.baseUrl !== undefined) throw invalidOption(n('subdomain'), `given alone: ${n('subdomain')} and ${n('baseUrl')} both name the account`, o.subdomain);
     if (o.statePath !== undefined && o.out !== '-') throw invalidOption(n('statePath'), `used only with ${n('out')} - (a lake's log is its state)`, o.statePath);
   }
@@ -145,9 +171,21 @@ export function parseFlags(command: Command, args: string[], usage: string): Par
   const config: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
   for (const s of specs) config[s.flag!] = { type: s.kind === 'boolean' ? 'boolean' : 'string' };
   for (const f of SECRET_FLAGS) config[f] ??= { type: 'string' };
+  // A value that begins with '-' (`--start-time -5`) is the flag's value, not another flag: give it
+  // to the flag with '=' so the parser does not take it for an unknown option.
+  const takesValue = new Set(specs.filter((s) => s.kind !== 'boolean').map((s) => `--${s.flag!}`));
+  const argv: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const next = args[i + 1];
+    if (takesValue.has(a) && next !== undefined && /^-[\d.]/.test(next)) {
+      argv.push(`${a}=${next}`);
+      i++;
+    } else argv.push(a);
+  }
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
-    parsed = parseArgs({ args, options: config, allowPositionals: true, strict: true }) as typeof parsed;
+    parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (err) {
     const m = /'(--?[\w-]+)'/.exec((err as Error).message);
     const what = m ? `unknown option ${m[1]} for ${usage}` : (err as Error).message;
@@ -170,7 +208,9 @@ export function parseFlags(command: Command, args: string[], usage: string): Par
   const values: OptionValues = {};
   for (const s of specs) {
     const v = parsed.values[s.flag!];
-    if (v !== undefined) setPath(values, s.key, coerceOption(s, v, { kind: 'flag' }));
+    if (v === undefined) continue;
+    setPath(values, s.key, coerceOption(s, v, { kind: 'flag' }));
+    if (s.kind === 'time') remember(values, s.key, v);
   }
   return { values, positionals: parsed.positionals, help: parsed.values.help === true };
 }
@@ -212,6 +252,7 @@ export function readOptionObject(command: Command, raw: unknown, file: string, i
     if (!spec) throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `${key} (in ${file}) is not an option; options go by their library names, such as rateLimit or partitionBy`, { option: key, path: file });
     if (!spec.commands.includes(command)) continue; // an option of another command, in a shared file
     setPath(values, key, coerceOption(spec, v, source));
+    if (spec.kind === 'time') remember(values, key, v);
   }
   return { values, env };
 }
@@ -225,6 +266,15 @@ function readEnvMap(v: unknown, file: string): Record<string, string> {
     out[k] = name;
   }
   return out;
+}
+
+/**
+ * Credentials that could not be found, when a config file's `env` names variables that are not set:
+ * say which mapping left them out, rather than which ZENDESK_ variable is missing.
+ */
+export function unsetEnvMapping(file: string, unset: readonly (readonly [string, string])[]): ZendeskEtlError {
+  const which = unset.map(([target, name]) => `${target} from ${name}`).join(' and ');
+  return new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `no Zendesk credentials: "env" in ${file} reads ${which}, which ${unset.length === 1 ? 'is' : 'are'} not set in the environment`, { option: `env (in ${file})`, path: file });
 }
 
 /** A config file (`--config FILE`). */
@@ -249,7 +299,9 @@ export function envOptions(command: Command, env: NodeJS.ProcessEnv): OptionValu
   const values: OptionValues = {};
   for (const s of optionsFor(command)) {
     const v = s.env === undefined ? undefined : env[s.env];
-    if (v !== undefined && v !== '') setPath(values, s.key, coerceOption(s, v, { kind: 'env' }));
+    if (v === undefined || v === '') continue;
+    setPath(values, s.key, coerceOption(s, v, { kind: 'env' }));
+    if (s.kind === 'time') remember(values, s.key, v);
   }
   return values;
 }
@@ -261,7 +313,11 @@ export function mergeOptions(command: Command, layers: readonly { values: Option
   for (const layer of layers) {
     for (const spec of optionsFor(command)) {
       const v = getPath(layer.values, spec.key);
-      if (v !== undefined) setPath(out, spec.key, v);
+      if (v === undefined) continue;
+      setPath(out, spec.key, v);
+      const typed = TYPED.get(layer.values)?.get(spec.key);
+      if (typed !== undefined) remember(out, spec.key, typed);
+      else TYPED.get(out)?.delete(spec.key);
     }
     if (layer.source.kind === 'flag') source = layer.source;
   }

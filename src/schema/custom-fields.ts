@@ -1,5 +1,6 @@
 import pRetry from 'p-retry';
 import { ZendeskEtlError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
 import { getJson, type ZendeskHttp } from '../source/http-client.js';
 import type { Column, ColumnType } from './ticket-schema.js';
 
@@ -155,9 +156,9 @@ export class FieldCatalog {
   }
 
   /** Fetch `GET /api/v2/ticket_fields` (all pages). It is not under the export rate limit. */
-  static async fetch(http: ZendeskHttp, naming: CustomFieldNaming = 'id'): Promise<FieldCatalog> {
+  static async fetch(http: ZendeskHttp, naming: CustomFieldNaming = 'id', log?: Logger): Promise<FieldCatalog> {
     const catalog = new FieldCatalog([], naming);
-    await catalog.refresh(http);
+    await catalog.refresh(http, log);
     return catalog;
   }
 
@@ -171,18 +172,31 @@ export class FieldCatalog {
     return [...this.#fields.values(), ...this.#system.values()];
   }
 
-  async refresh(http: ZendeskHttp): Promise<void> {
+  /** Fetch the fields again; each retry is logged to `log`, as page retries are. */
+  async refresh(http: ZendeskHttp, log: Logger = silentLogger): Promise<void> {
     const all: CustomField[] = [];
     let next: string | null = '/api/v2/ticket_fields.json?per_page=100';
     for (let guard = 0; next !== null && guard < 1000; guard++) {
       const path = next;
-      // Not under the export rate limit, but as exposed to proxies and resets: retried like a page.
-      const body = (await pRetry(() => getJson(http, path), {
-        retries: 5,
-        minTimeout: 500,
-        factor: 2,
-        shouldRetry: ({ error }) => error instanceof ZendeskEtlError && error.retriable,
-      })) as { ticket_fields?: unknown; next_page?: unknown };
+      // Not under the export rate limit, but as exposed to proxies and resets: retried like a page,
+      // and each retry logged like a page's, so an unreachable host is never a silent wait.
+      let attempt = 0;
+      const body = (await pRetry(
+        () => {
+          attempt++;
+          return getJson(http, path);
+        },
+        {
+          retries: 5,
+          minTimeout: 500,
+          factor: 2,
+          shouldRetry: ({ error }) => error instanceof ZendeskEtlError && error.retriable,
+          onFailedAttempt: ({ error, retriesLeft }) => {
+            if (!(error instanceof ZendeskEtlError) || !error.retriable || retriesLeft === 0) return;
+            log.info('retrying the ticket fields', { url: error.url ?? path, attempt, retries_left: retriesLeft, cause: error.code, status: error.status, error: error.message });
+          },
+        },
+      )) as { ticket_fields?: unknown; next_page?: unknown };
       if (!Array.isArray(body.ticket_fields)) throw new ZendeskEtlError('ZDE_MALFORMED_PAGE', 'GET /api/v2/ticket_fields did not return a ticket_fields array');
       all.push(...parseTicketFields(body.ticket_fields));
       next = typeof body.next_page === 'string' && body.next_page !== '' ? new URL(body.next_page).pathname + new URL(body.next_page).search : null;

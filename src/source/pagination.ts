@@ -160,6 +160,11 @@ export class Paginator {
     return true;
   }
 
+  /** Whether a version lies past the range's end (`accept` refuses it for that, not as a duplicate). */
+  pastEnd(id: number, g: number): boolean {
+    return this.#to !== undefined && !contains(this.#to, id, g);
+  }
+
   /** The page completed: take its pagination keys and move on. */
   completePage(meta: PageMeta, perPage: number): PageOutcome {
     const req = this.nextRequest();

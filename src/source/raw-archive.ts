@@ -1,11 +1,11 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
 import type { Frontier } from '../delivery.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
-import { fsyncDir, fsyncFile, writeFileAtomic } from '../state/atomic.js';
+import { ErrorCodes, ZendeskEtlError, fsReason, isPermissionError } from '../errors.js';
+import { fsyncDir, fsyncFile, makeDir, writeFileAtomic } from '../state/atomic.js';
 
 /**
  * The raw archive (a bronze layer): each page's bytes, gzipped as they stream by, one file per page,
@@ -36,6 +36,36 @@ export interface RawPageRecord {
 
 export const PAGE_FILE = /^page-\d{12}-[a-z0-9]+-\d{6}\.json\.gz$/;
 
+/** The names in a folder; undefined when it is not a folder that can be read. */
+async function namesIn(dir: string): Promise<string[] | undefined> {
+  try {
+    return await readdir(dir);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Find the raw archive of `stream` at `dir`, reading only: a folder with `<stream>/page-*.json.gz`
+ * in it. The stream's own folder (`raw/tickets`) is taken for its archive, and said so. Anything
+ * else (no folder, an empty one, a lake) is a usage error that says what is there instead.
+ */
+export async function findRawArchive(dir: string, stream = 'tickets'): Promise<{ dir: string; pages: number; note?: string }> {
+  const abs = resolve(dir);
+  const fail = (why: string): ZendeskEtlError => new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `no raw archive at ${abs}: ${why}; export --raw DIR writes one`, { option: 'DIR', value: dir, path: abs });
+  const top = await namesIn(abs);
+  if (top === undefined) throw fail('there is no such folder');
+  const pagesIn = (names: readonly string[]): number => names.filter((n) => PAGE_FILE.test(n)).length;
+  const inStream = await namesIn(join(abs, stream));
+  if (inStream !== undefined && pagesIn(inStream) > 0) return { dir: abs, pages: pagesIn(inStream) };
+  if (pagesIn(top) > 0 && basename(abs) === stream) return { dir: dirname(abs), pages: pagesIn(top), note: `${abs} is the archive's ${stream} folder; replaying its archive ${dirname(abs)}` };
+  const tables: string[] = [];
+  for (const name of top) if ((await namesIn(join(abs, name, '_delta_log'))) !== undefined) tables.push(name);
+  if (tables.length > 0 || top.includes('_delta_log')) throw fail(`it is a lake (tables ${tables.join(', ') || basename(abs)}), not an archive of pages`);
+  if (pagesIn(top) > 0) throw fail(`its pages are not in a ${stream}/ folder`);
+  throw fail(inStream === undefined ? `it holds no ${stream}/ folder of pages` : `${join(abs, stream)} holds no pages`);
+}
+
 export class RawArchive {
   readonly dir: string;
   readonly stream: string;
@@ -48,7 +78,11 @@ export class RawArchive {
   }
 
   async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    try {
+      await makeDir(this.dir);
+    } catch (err) {
+      throw archiveError(this.dir, err);
+    }
     // Attempts cut off by a crash never became pages.
     for (const f of await readdir(this.dir)) if (f.endsWith('.partial')) await rm(join(this.dir, f), { force: true });
   }
@@ -127,5 +161,6 @@ export class RawPage {
 }
 
 function archiveError(path: string, err: unknown): ZendeskEtlError {
+  if (isPermissionError(err)) return new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `raw ${path} cannot be written: ${fsReason(err)} (${(err as NodeJS.ErrnoException).code})`, { option: 'raw', path }, { cause: err });
   return new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot write the raw archive file ${path}: ${(err as Error).message}`, { path }, { cause: err });
 }

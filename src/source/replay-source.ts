@@ -124,7 +124,12 @@ export class ReplaySource extends PullSource<ZendeskTicket | Checkpoint> {
         }
         const floor = reached;
         const until = range.to && compare(range.to, rec.to) < 0 ? range.to : rec.to;
-        await this.#page(page, (id, g) => contains(until, id, g) && !contains(floor, id, g) && !contains(range.from, id, g));
+        const end = range.to;
+        await this.#page(
+          page,
+          (id, g) => contains(until, id, g) && !contains(floor, id, g) && !contains(range.from, id, g),
+          (id, g) => end !== undefined && !contains(end, id, g),
+        );
         reached = union(reached, until);
         this.stats.pages++;
         this.stats.watermark = Math.max(this.stats.watermark, reached.at);
@@ -135,7 +140,7 @@ export class ReplaySource extends PullSource<ZendeskTicket | Checkpoint> {
     this.#complete = true;
   }
 
-  async #page(page: ArchivedPage, wanted: (id: number, g: number) => boolean): Promise<void> {
+  async #page(page: ArchivedPage, wanted: (id: number, g: number) => boolean, beyond: (id: number, g: number) => boolean): Promise<void> {
     const pending: PageEvent[] = [];
     const parser = createPageParser(this.#o.parser ?? 'scan', pending);
     const gunzip = createGunzip();
@@ -154,7 +159,8 @@ export class ReplaySource extends PullSource<ZendeskTicket | Checkpoint> {
           if (g === undefined || !Number.isInteger(t.id)) continue;
           const k = `${t.id}:${g}`;
           if (!wanted(t.id, g) || seen.has(k)) {
-            this.stats.duplicatesSkipped++;
+            if (beyond(t.id, g)) this.stats.beyondEnd++;
+            else this.stats.duplicatesSkipped++;
             continue;
           }
           seen.add(k);

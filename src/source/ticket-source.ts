@@ -332,7 +332,8 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
             if (p.accept(t.id, version)) {
               stats.tickets++;
               await this.deliver(t);
-            } else stats.duplicatesSkipped++;
+            } else if (p.pastEnd(t.id, version)) stats.beyondEnd++;
+            else stats.duplicatesSkipped++;
           } else if (includes.has(ev.key) && ev.value !== null && typeof ev.value === 'object') {
             await this.deliver(new SideloadRecord(ev.key, ev.value as Record<string, unknown>));
           }

@@ -1,10 +1,10 @@
 import { createWriteStream, statSync, type WriteStream } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Writable } from 'node:stream';
-import { ErrorCodes, ZendeskEtlError, fsReason } from '../errors.js';
-import { fsyncDir, fsyncFile, writeFileAtomic } from '../state/atomic.js';
+import { ErrorCodes, ZendeskEtlError, fsReason, isPermissionError } from '../errors.js';
+import { fsyncDir, fsyncFile, makeDir, writeFileAtomic } from '../state/atomic.js';
 import type { PendingFile, Storage, StoredObject } from './storage.js';
 
 /**
@@ -16,11 +16,14 @@ export class LocalStorage implements Storage {
   readonly root: string;
   readonly url: string;
   readonly publishes = 'rename' as const;
+  /** The option that named the folder, for messages. */
+  readonly option: string;
 
   /** A lake in `root`; a file where that folder (or one of its parents) should be is a usage error. */
   constructor(root: string, option = 'out') {
     this.root = resolve(root);
     this.url = this.root;
+    this.option = option;
     for (let p = this.root; ; p = dirname(p)) {
       let isDir: boolean | undefined;
       try {
@@ -48,9 +51,7 @@ export class LocalStorage implements Storage {
     try {
       return await work();
     } catch (err) {
-      if (err instanceof ZendeskEtlError) throw err;
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot use the output folder ${this.root}: ${fsReason(err)} (${code ?? 'error'})`, { path: this.root }, { cause: err });
+      throw storageError(this.root, err, this.option);
     }
   }
 
@@ -61,7 +62,7 @@ export class LocalStorage implements Storage {
   async #putIfAbsent(key: string, data: string | Buffer): Promise<boolean> {
     const target = this.path(key);
     const dir = dirname(target);
-    await mkdir(dir, { recursive: true });
+    await makeDir(dir);
     const tmp = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     const fh = await open(tmp, 'wx', 0o644);
     try {
@@ -125,6 +126,20 @@ export class LocalStorage implements Storage {
     yield* found;
   }
 
+  async folders(prefix: string): Promise<string[] | undefined> {
+    const dir = prefix.replace(/\/$/, '') === '' ? this.root : this.path(prefix);
+    return this.#fs(async () => {
+      try {
+        const entries = await readdir(dir, { withFileTypes: true });
+        return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+        throw err;
+      }
+    });
+  }
+
   /** Delete a file, or a folder with everything in it. */
   delete(key: string): Promise<void> {
     return this.#fs(() => rm(this.path(key), { recursive: true, force: true }));
@@ -132,8 +147,8 @@ export class LocalStorage implements Storage {
 
   create(key: string, staging: string): Promise<PendingFile> {
     return this.#fs(async () => {
-      const file = new LocalPendingFile(this.path(key), this.path(staging), key);
-      await mkdir(dirname(file.where), { recursive: true });
+      const file = new LocalPendingFile(this.path(key), this.path(staging), key, this.option);
+      await makeDir(dirname(file.where));
       return file;
     });
   }
@@ -144,11 +159,13 @@ class LocalPendingFile implements PendingFile {
   readonly key: string;
   readonly where: string;
   readonly #final: string;
+  readonly #option: string;
   #out: WriteStream | undefined;
   #error: Error | undefined;
 
-  constructor(final: string, staged: string, key: string) {
+  constructor(final: string, staged: string, key: string, option: string) {
     this.#final = final;
+    this.#option = option;
     this.where = staged;
     this.key = key;
   }
@@ -173,7 +190,7 @@ class LocalPendingFile implements PendingFile {
   }
 
   check(): void {
-    if (this.#error) throw fileError(this.where, this.#error);
+    if (this.#error) throw fileError(this.where, this.#error, this.#option);
   }
 
   async finish(): Promise<number> {
@@ -187,17 +204,17 @@ class LocalPendingFile implements PendingFile {
       await fsyncFile(this.where);
       return (await stat(this.where)).size;
     } catch (err) {
-      throw fileError(this.where, err);
+      throw fileError(this.where, err, this.#option);
     }
   }
 
   async promote(): Promise<void> {
     try {
-      await mkdir(dirname(this.#final), { recursive: true });
+      await makeDir(dirname(this.#final));
       await rename(this.where, this.#final);
       await fsyncDir(dirname(this.#final));
     } catch (err) {
-      throw fileError(this.#final, err);
+      throw fileError(this.#final, err, this.#option);
     }
   }
 
@@ -207,9 +224,24 @@ class LocalPendingFile implements PendingFile {
   }
 }
 
-/** A coded SINK_WRITE error for a failed write, naming the file and the reason (full disk, read-only). */
-export function fileError(path: string, err: unknown): ZendeskEtlError {
+/**
+ * A lake folder that cannot be used, as a coded error: read-only or not this user's (EROFS, EACCES,
+ * EPERM) is a setting to fix, exit 2, naming the option; anything else (a full disk) is SINK_WRITE.
+ */
+export function storageError(root: string, err: unknown, option = 'out'): ZendeskEtlError {
   if (err instanceof ZendeskEtlError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (isPermissionError(err)) {
+    const at = (err as NodeJS.ErrnoException).path;
+    return new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `${option} ${root} cannot be written: ${fsReason(err)} (${code}${at !== undefined && at !== root ? ` at ${at}` : ''}); give a folder this user can write`, { option, value: root, path: at ?? root }, { cause: err });
+  }
+  return new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot use the output folder ${root}: ${fsReason(err)} (${code ?? 'error'})`, { path: root }, { cause: err });
+}
+
+/** A coded SINK_WRITE error for a failed write, naming the file and the reason (full disk); a permission problem is a setting (exit 2). */
+export function fileError(path: string, err: unknown, option = 'out'): ZendeskEtlError {
+  if (err instanceof ZendeskEtlError) return err;
+  if (isPermissionError(err)) return storageError(path, err, option);
   const code = (err as NodeJS.ErrnoException).code;
   return new ZendeskEtlError(ErrorCodes.SINK_WRITE, `cannot write ${path}: ${fsReason(err)} (${code ?? 'error'}); nothing from this part was committed, and the next run redoes it`, { path }, { cause: err });
 }

@@ -26,9 +26,9 @@ export async function openStorage(out: string, opts: StorageOptions = {}): Promi
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(out)?.[1]?.toLowerCase();
   if (scheme === undefined) {
     if (/^s3:/i.test(out)) throw s3UrlError(option, out, 'it lacks the // after s3:');
-    return new LocalStorage(out);
+    return new LocalStorage(out, option);
   }
-  if (scheme === 'file') return new LocalStorage(new URL(out).pathname);
+  if (scheme === 'file') return new LocalStorage(new URL(out).pathname, option);
   if (scheme === 's3') {
     const location = parseS3Url(out, option);
     const { S3Storage } = await import('./s3-storage.js');

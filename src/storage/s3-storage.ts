@@ -224,6 +224,28 @@ export class S3Storage implements Storage {
     } while (token);
   }
 
+  async folders(prefix: string): Promise<string[] | undefined> {
+    const Prefix = this.#listPrefix(prefix);
+    const names: string[] = [];
+    let any = false;
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) }));
+      } catch (err) {
+        throw this.#error('listing', prefix, err);
+      }
+      if ((page.Contents?.length ?? 0) > 0) any = true;
+      for (const p of page.CommonPrefixes ?? []) {
+        if (p.Prefix === undefined || !p.Prefix.startsWith(Prefix)) continue;
+        names.push(p.Prefix.slice(Prefix.length).replace(/\/$/, ''));
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return any || names.length > 0 ? names.sort() : undefined;
+  }
+
   /** Delete an object, or a "folder": every object below `key/` (as LocalStorage deletes folders). */
   async delete(key: string): Promise<void> {
     const folder = key.endsWith('/') ? key : `${key}/`;

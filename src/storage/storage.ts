@@ -19,6 +19,11 @@ export interface Storage {
   get(key: string): Promise<Buffer | undefined>;
   /** Every object below `prefix` (a folder: ends with '/'), in key order, from after `startAfter`. */
   list(prefix: string, opts?: { startAfter?: string }): AsyncIterable<StoredObject>;
+  /**
+   * The names of the folders directly below `prefix` ('' for the lake's root, else ending with '/'),
+   * sorted; undefined when nothing is there at all (no folder, no object below it).
+   */
+  folders?(prefix: string): Promise<string[] | undefined>;
   delete(key: string): Promise<void>;
   /** A new data file for `key`, written by streaming; `staging` is a unique key for its bytes meanwhile. */
   create(key: string, staging: string): Promise<PendingFile>;

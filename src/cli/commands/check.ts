@@ -1,4 +1,3 @@
-import { credentialsFromEnv } from '../../auth.js';
 import { ErrorCodes, ZendeskEtlError } from '../../errors.js';
 import { ZendeskHttp, getJson } from '../../source/http-client.js';
 import { resolveOrigin } from '../../url.js';
@@ -25,7 +24,7 @@ export async function checkCommand(args: string[], io: CliIo): Promise<number> {
   if (typeof ctx === 'number') return ctx;
   const o = ctx.options as { subdomain?: string; baseUrl?: string; json?: boolean };
   const origin = resolveOrigin({ subdomain: o.subdomain, baseUrl: o.baseUrl }, { subdomain: '--subdomain', baseUrl: '--base-url' });
-  const credentials = credentialsFromEnv(ctx.env);
+  const credentials = ctx.credentials();
   const http = new ZendeskHttp(origin, credentials, { connect: 10_000, headers: 30_000, bodyIdle: 30_000 });
   const steps: CheckStep[] = [];
   let rateLimit: Record<string, string> = {};
@@ -35,16 +34,24 @@ export async function checkCommand(args: string[], io: CliIo): Promise<number> {
     steps.push({ name, ok: false, detail: e.message, code: e.code });
     if (exit === EXIT.OK) exit = e.code === ErrorCodes.UNAUTHORIZED || e.code === ErrorCodes.FORBIDDEN ? EXIT.AUTH : EXIT.FAILED;
   };
+  /** Whether the failure says the credentials were refused: then the origin answered, as Zendesk. */
+  const refused = (err: unknown): boolean => err instanceof ZendeskEtlError && (err.code === ErrorCodes.UNAUTHORIZED || err.code === ErrorCodes.FORBIDDEN);
   try {
     try {
       const me = (await getJson(http, '/api/v2/users/me.json')) as { user?: { role?: unknown; id?: unknown } };
+      steps.push({ name: 'origin answers', ok: true, detail: 'as Zendesk (a JSON answer from /api/v2/users/me)' });
       const role = typeof me.user?.role === 'string' ? me.user.role : 'unknown';
       if (me.user?.id === null || me.user?.id === undefined) {
         steps.push({ name: 'credentials', ok: false, detail: 'Zendesk answered as an anonymous user: the credentials were not accepted', code: ErrorCodes.UNAUTHORIZED });
         exit = EXIT.AUTH;
       } else steps.push({ name: 'credentials', ok: true, detail: `accepted (${credentials.kind}${credentials.email ? ` for ${credentials.email}` : ''}); role ${role}` });
     } catch (err) {
-      fail('credentials', err);
+      // One request tells both: a refusal (401, 403) comes from Zendesk; anything else (no answer, a
+      // 404, a page of HTML, a 5xx) means the origin is not a Zendesk account that answers.
+      if (refused(err)) {
+        steps.push({ name: 'origin answers', ok: true, detail: 'as Zendesk (it refused the credentials)' });
+        fail('credentials', err);
+      } else fail('origin answers', err);
     }
     if (exit === EXIT.OK) {
       try {

@@ -1,7 +1,8 @@
-import { credentialsFromEnv } from '../../auth.js';
 import { invalidOption } from '../../errors.js';
 import { exportStream, replayTickets, type ExportTicketsOptions, type ReplayTicketsOptions } from '../../export.js';
+import { missingOption } from '../../options/normalize.js';
 import { STREAM_NAMES } from '../../options/table.js';
+import { findRawArchive } from '../../source/raw-archive.js';
 import type { StreamName } from '../../streams.js';
 import { resolveOrigin } from '../../url.js';
 import { prepare, type CliIo } from '../context.js';
@@ -23,17 +24,18 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
   });
   if (typeof ctx === 'number') return ctx;
   const stream = ctx.positionals[0];
-  if (stream === undefined || !(STREAM_NAMES as readonly string[]).includes(stream)) throw invalidOption('stream', `one of ${STREAM_NAMES.join(', ')} (zendesk-etl export tickets ...)`, stream ?? null);
+  if (stream === undefined) throw missingOption('STREAM', `the stream to export, one of ${STREAM_NAMES.join(', ')} (zendesk-etl export tickets --out LAKE)`);
+  if (!(STREAM_NAMES as readonly string[]).includes(stream)) throw invalidOption('STREAM', `one of ${STREAM_NAMES.join(', ')} (zendesk-etl export tickets --out LAKE)`, stream);
   if (ctx.positionals.length > 1) throw invalidOption('arguments', 'one stream', ctx.positionals.slice(1).join(' '));
   const o = ctx.options as Partial<ExportTicketsOptions> & { subdomain?: string; baseUrl?: string; out?: string };
-  if (o.out === undefined) throw invalidOption('--out', 'a folder or s3://BUCKET/PREFIX for the lake, or - for NDJSON on stdout', null);
+  if (o.out === undefined) throw missingOption('--out', 'where the table goes: a folder or s3://BUCKET/PREFIX for the lake, or - for NDJSON on stdout');
   const origin = resolveOrigin({ subdomain: o.subdomain, baseUrl: o.baseUrl }, ACCOUNT);
   const { subdomain: _subdomain, baseUrl: _baseUrl, ...rest } = o;
   const opts: ExportTicketsOptions = {
     ...rest,
     out: o.out,
     origin,
-    credentials: credentialsFromEnv(ctx.env),
+    credentials: ctx.credentials(),
     format: o.format ?? (o.out === '-' ? 'ndjson' : undefined),
     signal: io.signal,
     stdout: io.stdout,
@@ -51,9 +53,12 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
   });
   if (typeof ctx === 'number') return ctx;
   const rawDir = ctx.positionals[0];
-  if (rawDir === undefined) throw invalidOption('DIR', 'the raw archive folder (zendesk-etl replay DIR --out LAKE)', null);
+  if (rawDir === undefined) throw missingOption('DIR', 'the raw archive folder that export --raw DIR wrote (zendesk-etl replay DIR --out LAKE)');
   const o = ctx.options as Partial<ReplayTicketsOptions>;
-  if (o.out === undefined) throw invalidOption('--out', 'a folder or s3://BUCKET/PREFIX for the lake', null);
-  const opts: ReplayTicketsOptions = { ...o, out: o.out, rawDir, signal: io.signal, stdout: io.stdout, onCommitStep: stepHooks(io.env) };
+  if (o.out === undefined) throw missingOption('--out', 'where the table goes: a folder or s3://BUCKET/PREFIX for the lake');
+  // The archive is looked for before the lake is opened: a wrong DIR creates nothing.
+  const archive = await findRawArchive(rawDir, 'tickets');
+  if (archive.note !== undefined) ctx.log.info(`note: ${archive.note}`);
+  const opts: ReplayTicketsOptions = { ...o, out: o.out, rawDir: archive.dir, signal: io.signal, stdout: io.stdout, onCommitStep: stepHooks(io.env) };
   return runReported(ctx, opts, 'tickets', o.out, replayTickets);
 }

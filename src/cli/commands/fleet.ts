@@ -1,3 +1,4 @@
+import { missingOption } from '../../options/normalize.js';
 import { invalidOption } from '../../errors.js';
 import { enqueueFleet, fleetStatus, type FleetStatus, type JobReport } from '../../fleet/queue.js';
 import { runWorker } from '../../fleet/worker.js';
@@ -7,7 +8,7 @@ import { EXIT, prepare, type CliIo, type CommandContext } from '../context.js';
 /** The Redis URL, from --redis or ZENDESK_ETL_REDIS_URL (a password in --redis is refused with the other flags). */
 function redisOf(ctx: CommandContext, usage: string): string {
   const url = ctx.options.redis;
-  if (typeof url !== 'string') throw invalidOption('--redis', `the Redis URL (redis://HOST:PORT), or ZENDESK_ETL_REDIS_URL in the environment (${usage})`, null);
+  if (typeof url !== 'string') throw missingOption('--redis', `the Redis URL (redis://HOST:PORT), or ZENDESK_ETL_REDIS_URL in the environment (${usage})`);
   return url;
 }
 
@@ -26,12 +27,13 @@ export async function fleetCommand(args: string[], io: CliIo): Promise<number> {
   });
   if (typeof ctx === 'number') return ctx;
   const action = ctx.positionals.shift();
-  if (action !== 'enqueue' && action !== 'status') throw invalidOption('fleet', `"enqueue" or "status" (${FLEET_USAGE})`, action ?? null);
+  if (action === undefined) throw missingOption('ACTION', `"enqueue" or "status" (${FLEET_USAGE})`);
+  if (action !== 'enqueue' && action !== 'status') throw invalidOption('ACTION', `"enqueue" or "status" (${FLEET_USAGE})`, action);
   if (ctx.positionals.length > 0) throw invalidOption('arguments', `none after fleet ${action}`, ctx.positionals.join(' '));
   const redis = redisOf(ctx, FLEET_USAGE);
   const o = ctx.options as { config?: string; queue?: string; attempts?: number; backoffSeconds?: number; run?: string; json?: boolean };
   if (action === 'enqueue') {
-    if (o.config === undefined) throw invalidOption('--config', 'the fleet file (zendesk-etl fleet enqueue --config FLEET.json)', null);
+    if (o.config === undefined) throw missingOption('--config', 'the fleet file (zendesk-etl fleet enqueue --config FLEET.json)');
     const r = await enqueueFleet({ redis, fleet: o.config, queue: o.queue, attempts: o.attempts, backoffSeconds: o.backoffSeconds, run: o.run, log: ctx.log });
     if (o.json) io.stdout.write(`${JSON.stringify({ queue: r.queue, added: r.added, existing: r.existing }, null, 2)}\n`);
     ctx.log.info(`enqueued ${r.added.length} jobs on queue ${r.queue}${r.existing.length > 0 ? `; ${r.existing.length} were there already and were not added again` : ''}`, ctx.options.logFormat === 'json' ? { queue: r.queue, added: r.added.length, existing: r.existing.length } : undefined);

@@ -1,19 +1,38 @@
-import { invalidOption } from '../../errors.js';
-import { openStorage } from '../../storage/open-storage.js';
+import { missingOption } from '../../options/normalize.js';
+import { ErrorCodes, ZendeskEtlError, invalidOption } from '../../errors.js';
 import { compactTable } from '../../table/compact.js';
+import { describeTables, findLake, pickTable, type FoundLake } from '../../table/lake-folders.js';
 import { readTableState, resetTable, type TableState } from '../../table/table-state.js';
 import { vacuumTable } from '../../table/vacuum.js';
 import { formatTime } from '../../time.js';
 import { EXIT, prepare, type CliIo, type CommandContext } from '../context.js';
 import { stepHooks } from '../step-hooks.js';
 
-/** The lake and the table a maintenance command works on (`--table`, or `--stream`, default tickets). */
-async function target(ctx: CommandContext, command: string) {
-  const lake = ctx.positionals[0];
-  if (lake === undefined) throw invalidOption('LAKE', `the lake: a folder or s3://BUCKET/PREFIX (zendesk-etl ${command} LAKE)`, null);
-  const table = typeof ctx.options.table === 'string' ? ctx.options.table : typeof ctx.options.stream === 'string' ? ctx.options.stream : 'tickets';
-  if (!/^[a-z][a-z_]*$/.test(table)) throw invalidOption('--table', 'a table folder such as tickets or tickets__users', table);
-  return { storage: await openStorage(lake, { option: 'LAKE', s3ForcePathStyle: ctx.options.s3ForcePathStyle === true }), table };
+/** The table a maintenance command names: `--table`, or `--stream`; undefined when neither is given. */
+function namedTable(ctx: CommandContext): string | undefined {
+  const table = typeof ctx.options.table === 'string' ? ctx.options.table : typeof ctx.options.stream === 'string' ? ctx.options.stream : undefined;
+  if (table !== undefined && !/^[a-z][a-z_]*$/.test(table)) throw invalidOption('--table', 'a table folder such as tickets or tickets__users', table);
+  return table;
+}
+
+/**
+ * The lake a maintenance command reads, found before any table is opened: none there is a usage
+ * error (exit 2) and nothing is created; a table's folder is taken for its lake, and said so.
+ */
+async function lakeOf(ctx: CommandContext, command: string): Promise<FoundLake> {
+  const location = ctx.positionals[0];
+  if (location === undefined) throw missingOption('LAKE', `the lake: a folder or s3://BUCKET/PREFIX (zendesk-etl ${command} LAKE)`);
+  if (ctx.positionals.length > 1) throw invalidOption('arguments', `one lake (zendesk-etl ${command} LAKE)`, ctx.positionals.slice(1).join(' '));
+  const lake = await findLake(location, { s3ForcePathStyle: ctx.options.s3ForcePathStyle === true });
+  if (lake.note !== undefined) ctx.log.info(`note: ${lake.note}`);
+  return lake;
+}
+
+/** The lake and the one table a command works on: the one named, the folder given, or tickets. */
+async function target(ctx: CommandContext, command: string, opts: { allowUnlogged?: boolean } = {}) {
+  const lake = await lakeOf(ctx, command);
+  const table = pickTable(lake, namedTable(ctx) ?? lake.named ?? 'tickets', opts);
+  return { storage: lake.storage, table };
 }
 
 /** `zendesk-etl compact LAKE`: merge the small files incremental runs leave behind. */
@@ -38,7 +57,7 @@ export async function vacuumCommand(args: string[], io: CliIo): Promise<number> 
     about: 'Delete files the table no longer holds (removed by compaction or reset, or left by a crashed run and never\ncommitted) once older than the retention, and unfinished multipart uploads. Never a live run\'s files.',
   });
   if (typeof ctx === 'number') return ctx;
-  const { storage, table } = await target(ctx, 'vacuum');
+  const { storage, table } = await target(ctx, 'vacuum', { allowUnlogged: true });
   const dryRun = ctx.options.dryRun === true;
   const r = await vacuumTable({ out: storage, table, retentionHours: ctx.options.retentionHours as number | undefined, dryRun, onCommitStep: stepHooks(io.env) });
   ctx.log.info(`vacuum: ${dryRun ? 'would delete' : 'deleted'} ${r.deleted.length} files (${r.bytes} bytes)${r.abortedUploads ? `, aborted ${r.abortedUploads} unfinished uploads` : ''}`, ctx.options.logFormat === 'json' ? { files: r.deleted.length, bytes: r.bytes, aborted_uploads: r.abortedUploads } : undefined);
@@ -69,14 +88,24 @@ export async function stateCommand(args: string[], io: CliIo): Promise<number> {
   });
   if (typeof ctx === 'number') return ctx;
   const action = ctx.positionals.shift();
-  if (action !== 'show' && action !== 'reset') throw invalidOption('state', '"show" or "reset" (zendesk-etl state show LAKE)', action ?? null);
-  const { storage, table } = await target(ctx, `state ${action}`);
+  if (action === undefined) throw missingOption('ACTION', '"show" or "reset" (zendesk-etl state show LAKE)');
+  if (action !== 'show' && action !== 'reset') throw invalidOption('ACTION', '"show" or "reset" (zendesk-etl state show LAKE)', action);
   if (action === 'show') {
-    const s = await readTableState(storage, table);
-    io.stdout.write(ctx.options.json === true ? `${JSON.stringify(s, null, 2)}\n` : showText(s));
+    const lake = await lakeOf(ctx, 'state show');
+    const named = namedTable(ctx) ?? lake.named;
+    // Every table of the lake, unless one is named (by --table, --stream or its folder).
+    const tables = named !== undefined ? [pickTable(lake, named)] : lake.tables;
+    const states = [];
+    for (const t of tables) states.push(await readTableState(lake.storage, t));
+    if (ctx.options.json === true) for (const s of states) io.stdout.write(`${JSON.stringify(s)}\n`);
+    else {
+      if (named === undefined) io.stdout.write(`lake ${lake.storage.url}: ${describeTables(lake)}\n`);
+      for (const s of states) io.stdout.write(showText(s));
+    }
     return EXIT.OK;
   }
-  if (ctx.options.yes !== true) throw invalidOption('--yes', `given to reset ${storage.url}/${table}: it removes every file from the table (they stay readable at older versions until vacuum) and the next export starts over`, null);
+  const { storage, table } = await target(ctx, `state ${action}`);
+  if (ctx.options.yes !== true) throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `--yes must be given to reset ${storage.url}/${table}: it removes every file from the table (they stay readable at older versions until vacuum) and the next export starts over`, { option: '--yes' });
   const r = await resetTable(storage, table, { onCommitStep: stepHooks(io.env) });
   ctx.log.warn(`reset ${storage.url}/${table} at version ${r.version}: removed ${r.files} files (${r.rows} rows) from the table; the next export starts over`, ctx.options.logFormat === 'json' ? { ...r } : undefined);
   return EXIT.OK;

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentialsFromEnv } from '../src/auth.js';
 import { exportTickets } from '../src/export.js';
-import { shutdownParquetEncoders } from '../src/sink/encoder-pool.js';
+import { shutdownParquetEncoders } from '../src/format/parquet-wasm/encoder-pool.js';
 import { arg } from './harness.js';
 
 interface Mapping {

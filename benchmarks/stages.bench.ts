@@ -13,10 +13,10 @@ import { MockZendesk } from '../src/mock/server.js';
 import { BASE_CUSTOM_FIELDS } from '../src/mock/ticket-generator.js';
 import { FieldCatalog } from '../src/schema/custom-fields.js';
 import { METADATA_COLUMNS, TICKET_COLUMNS } from '../src/schema/ticket-schema.js';
-import { DuckDbParquetFormat } from '../src/sink/duckdb-parquet.js';
-import { NdjsonFormat, ParquetFormat, type RowFormat } from '../src/sink/file-writers.js';
-import { EncoderPool } from '../src/sink/encoder-pool.js';
-import { WasmParquetFormat } from '../src/sink/wasm-parquet.js';
+import { DuckDbParquetFormat } from '../src/format/duckdb-parquet.js';
+import { NdjsonFormat, ParquetFormat, type RowFormat } from '../src/format/file-writers.js';
+import { EncoderPool } from '../src/format/parquet-wasm/encoder-pool.js';
+import { WasmParquetFormat } from '../src/format/parquet-wasm/wasm-parquet.js';
 import { LocalStorage } from '../src/storage/local-storage.js';
 import { arg, measure } from './harness.js';
 

@@ -8,7 +8,7 @@ import { ErrorCodes, invalidOption, ZendeskEtlError } from './errors.js';
 import { FlattenStream } from './flatten/flatten-stream.js';
 import { FieldCatalog, type CustomFieldNaming } from './schema/custom-fields.js';
 import { METADATA_COLUMNS, type Column } from './schema/ticket-schema.js';
-import type { RowFormat } from './sink/file-writers.js';
+import type { RowFormat } from './format/file-writers.js';
 import { LakeSink, type Committed, type SideloadTable } from './sink/lake-sink.js';
 import { NdjsonStreamSink } from './sink/ndjson-stream-sink.js';
 import { ZendeskHttp, type HttpTimeouts } from './source/http-client.js';

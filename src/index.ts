@@ -9,13 +9,13 @@ export { FlattenStream, type FlattenOptions } from './flatten/flatten-stream.js'
 export { MockZendesk, startMockZendesk, ALL_FAULTS, type FaultKind, type MockZendeskOptions, type MockCredentials, type MockRequestRecord } from './mock/server.js';
 export { FieldCatalog, columnTypeForFieldType, slug, type CustomField, type CustomFieldNaming } from './schema/custom-fields.js';
 export { TICKET_COLUMNS, METADATA_COLUMNS, EXTRA_COLUMN, type Column, type ColumnType } from './schema/ticket-schema.js';
-export { NdjsonFormat, ParquetFormat, parquetSchemaFields, type RowFileWriter, type RowFormat, type ParquetOptions } from './sink/file-writers.js';
-export { DuckDbParquetFormat } from './sink/duckdb-parquet.js';
-export { WasmParquetFormat } from './sink/wasm-parquet.js';
-export { shutdownParquetEncoders } from './sink/encoder-pool.js';
+export { NdjsonFormat, ParquetFormat, parquetSchemaFields, type RowFileWriter, type RowFormat, type ParquetOptions } from './format/file-writers.js';
+export { DuckDbParquetFormat } from './format/duckdb-parquet.js';
+export { WasmParquetFormat } from './format/parquet-wasm/wasm-parquet.js';
+export { shutdownParquetEncoders } from './format/parquet-wasm/encoder-pool.js';
 export { LakeSink, type LakeSinkOptions, type Committed, type SideloadTable } from './sink/lake-sink.js';
 export { NdjsonStreamSink } from './sink/ndjson-stream-sink.js';
-export { parsePartitionSpec, partitionPath, DEFAULT_PARTITION, type PartitionSpec, type Granularity } from './sink/partition.js';
+export { parsePartitionSpec, partitionPath, DEFAULT_PARTITION, type PartitionSpec, type Granularity } from './table/partition.js';
 export { ZendeskHttp, getJson, type HttpTimeouts, type HttpResponse } from './source/http-client.js';
 export { PageScanner, type PageScannerHandler, type PageScannerOptions } from './source/page-scanner.js';
 export { createPageParser, type PageEvent, type PageParser, type ParserKind } from './source/page-parser.js';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ZendeskEtlError } from '../src/errors.js';
 import { exportTickets } from '../src/export.js';
 import type { MockZendesk } from '../src/mock/server.js';
-import { ParquetFormat, type RowFileWriter, type RowFormat } from '../src/sink/file-writers.js';
+import { ParquetFormat, type RowFileWriter, type RowFormat } from '../src/format/file-writers.js';
 import type { TableStep } from '../src/table/lake-table.js';
 import { committedRows, expectTableExact, listFiles, mockEnv, readLog, spawnCli, startMock, tempDir, tokenCredentials } from './helpers.js';
 

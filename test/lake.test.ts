@@ -176,7 +176,7 @@ describe('the Parquet engines', () => {
 
 describe('partition paths are safe', () => {
   it('values from tickets can never leave the output folder', async () => {
-    const { partitionPath, parsePartitionSpec, DEFAULT_PARTITION } = await import('../src/sink/partition.js');
+    const { partitionPath, parsePartitionSpec, DEFAULT_PARTITION } = await import('../src/table/partition.js');
     const { LocalStorage } = await import('../src/storage/local-storage.js');
     const spec = parsePartitionSpec('updated_at:day');
     for (const evil of ['../../etc/passwd', '/etc', '2024-05-01T00:00:00Z/../../x', '..', null, 42, '2024-05-01T00:00:00Z']) {

@@ -8,8 +8,8 @@ import type { ExportPosition } from '../source/pagination.js';
 import { ExportStats } from '../stats.js';
 import type { DataFile } from '../table/data-file.js';
 import type { LakeTable } from '../table/lake-table.js';
-import { writeError } from './file-writers.js';
-import { partitionValue } from './partition.js';
+import { writeError } from '../format/file-writers.js';
+import { partitionValue } from '../table/partition.js';
 import { OBJECT_HIGH_WATER_MARK } from '../flow.js';
 
 /** A table for sideload rows (`include=users,...`), and the columns its rows have. */

@@ -4,7 +4,7 @@ import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
 import { ExportStats } from '../stats.js';
 import { OBJECT_HIGH_WATER_MARK } from '../flow.js';
-import { NdjsonEncoder } from './ndjson-encoder.js';
+import { NdjsonEncoder } from '../format/ndjson-encoder.js';
 
 /**
  * NDJSON to any byte stream (stdout for `--out -`): one JSON object per line, with backpressure.

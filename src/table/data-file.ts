@@ -1,7 +1,7 @@
 import type { TicketRow } from '../flatten/flatten.js';
 import { toJsonText } from '../flatten/json-line.js';
 import type { Column } from '../schema/ticket-schema.js';
-import type { RowFileWriter } from '../sink/file-writers.js';
+import type { RowFileWriter } from '../format/file-writers.js';
 import type { PendingFile } from '../storage/storage.js';
 
 /** Int64 columns whose min and max go into a file's Delta stats (for readers' data skipping). */

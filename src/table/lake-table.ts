@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Ledger, type ExportRange, type Segment, type Window } from '../delivery.js';
-import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../errors.js';
 import { EXTRA_COLUMN, type Column } from '../schema/ticket-schema.js';
-import { DuckDbParquetFormat } from '../sink/duckdb-parquet.js';
-import { NdjsonFormat, ParquetFormat, type RowFileWriter, type RowFormat } from '../sink/file-writers.js';
-import { WasmParquetFormat } from '../sink/wasm-parquet.js';
-import { parsePartitionSpec, partitionColumn, partitionFolder, type PartitionSpec } from '../sink/partition.js';
+import type { RowFileWriter, RowFormat } from '../format/file-writers.js';
+import { formatFor, type TableWriterOptions } from '../format/format-for.js';
+import { parsePartitionSpec, partitionColumn, partitionFolder, type PartitionSpec } from './partition.js';
 import type { PendingFile, Storage } from '../storage/storage.js';
 import { joinKey } from '../storage/storage.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -18,21 +17,8 @@ import { cleanUpAfter, planRecovery, refuseForeignFolder } from './recovery.js';
 import { DEFAULT_TABLE_SETTINGS, resolveSettings, settingsConfiguration, type TableSettings } from './settings.js';
 import { TableLog } from './table-log.js';
 
-export { DEFAULT_TABLE_SETTINGS, type TableSettings };
+export { DEFAULT_TABLE_SETTINGS, type TableSettings, type TableWriterOptions };
 export { isDataFilePath, runOfDataFile } from './recovery.js';
-
-/** How data files are encoded (free to change from run to run). */
-export interface TableWriterOptions {
-  /**
-   * Which library writes Parquet: 'wasm' (default: arrow-rs in WebAssembly, on a thread of its own),
-   * 'parquetjs' (pure JS, the last resort) or 'duckdb' (optional @duckdb/node-api).
-   */
-  parquetEngine?: 'wasm' | 'parquetjs' | 'duckdb';
-  compression?: 'snappy' | 'gzip' | 'none';
-  rowGroupSize?: number;
-  /** A file format of your own; overrides the table's format for encoding. */
-  rowFormat?: RowFormat;
-}
 
 /**
  * The steps of a commit, for crash-injection and pause tests and for tracing: the lease names the
@@ -83,13 +69,6 @@ export function newRunId(): string {
   return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
 }
 
-function codec(c: TableWriterOptions['compression']): 'SNAPPY' | 'GZIP' | 'UNCOMPRESSED' {
-  if (c === undefined || c === 'snappy') return 'SNAPPY';
-  if (c === 'gzip') return 'GZIP';
-  if (c === 'none') return 'UNCOMPRESSED';
-  throw invalidOption('compression', '"snappy", "gzip" or "none"', c);
-}
-
 /**
  * The write side of one table, and the only one: every export, replay, compaction, reset and
  * vacuum goes through it, so none can skip a rule. It owns the table's log (what the table holds,
@@ -138,19 +117,7 @@ export class LakeTable {
     this.#onStep = o.onStep;
     this.#logger = o.log ?? silentLogger;
     this.partition = settings.partitionBy === undefined ? undefined : parsePartitionSpec(settings.partitionBy);
-    const w = o.writer ?? {};
-    if (w.parquetEngine !== undefined && w.parquetEngine !== 'wasm' && w.parquetEngine !== 'parquetjs' && w.parquetEngine !== 'duckdb') throw invalidOption('parquetEngine', '"wasm", "parquetjs" or "duckdb"', w.parquetEngine);
-    this.format =
-      w.rowFormat ??
-      (settings.format === 'ndjson'
-        ? new NdjsonFormat({ gzip: settings.gzip })
-        : w.parquetEngine === 'duckdb'
-          ? new DuckDbParquetFormat({ rowGroupSize: w.rowGroupSize, compression: codec(w.compression) })
-          : w.parquetEngine === 'parquetjs'
-            ? new ParquetFormat({ rowGroupSize: w.rowGroupSize, compression: codec(w.compression) })
-            : // A table opened with writer options is about to be written: the encoding thread starts now.
-              new WasmParquetFormat({ rowGroupSize: w.rowGroupSize, compression: codec(w.compression), prestart: o.writer !== undefined }));
-    codec(w.compression);
+    this.format = formatFor(settings, o.writer);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
 import type { CustomFieldNaming } from '../schema/custom-fields.js';
-import { parsePartitionSpec } from '../sink/partition.js';
+import { parsePartitionSpec } from './partition.js';
 import { settingKey, type Snapshot } from './delta-log.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Column } from '../schema/ticket-schema.js';
+import type { Column } from '../../schema/ticket-schema.js';
 import type { ColumnBatch } from './columnar.js';
 
 /**

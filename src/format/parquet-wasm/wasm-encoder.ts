@@ -1,6 +1,6 @@
 import * as pw from 'parquet-wasm';
 import type { Schema } from 'apache-arrow';
-import type { Column } from '../schema/ticket-schema.js';
+import type { Column } from '../../schema/ticket-schema.js';
 import { arrowSchema, emptyIpcStream, toIpcStream, toRecordBatch } from './arrow-batch.js';
 import type { ColumnBatch } from './columnar.js';
 import { StreamTail, readFooter, type FooterSummary } from './parquet-footer.js';

@@ -1,6 +1,6 @@
-import type { RowValue, TicketRow } from '../flatten/flatten.js';
-import { toJsonText } from '../flatten/json-line.js';
-import { EXTRA_COLUMN, type Column, type ColumnType } from '../schema/ticket-schema.js';
+import type { RowValue, TicketRow } from '../../flatten/flatten.js';
+import { toJsonText } from '../../flatten/json-line.js';
+import { EXTRA_COLUMN, type Column, type ColumnType } from '../../schema/ticket-schema.js';
 
 /**
  * Rows to column buffers: the cheap half of a columnar writer, pure JS, run by the thread that parses

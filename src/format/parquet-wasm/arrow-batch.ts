@@ -1,5 +1,5 @@
 import { Bool, DateDay, Field, Float64, Int64, List, RecordBatch, RecordBatchStreamWriter, Schema, Struct, TimestampMillisecond, Utf8, makeData, type Data, type DataType } from 'apache-arrow';
-import type { Column, ColumnType } from '../schema/ticket-schema.js';
+import type { Column, ColumnType } from '../../schema/ticket-schema.js';
 import { ColumnBatchBuilder, type ColumnBatch, type ColumnChunk } from './columnar.js';
 
 /**

@@ -1,12 +1,12 @@
 import type { Writable } from 'node:stream';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
-import type { TicketRow } from '../flatten/flatten.js';
-import type { Column } from '../schema/ticket-schema.js';
-import type { PendingFile } from '../storage/storage.js';
+import { ErrorCodes, ZendeskEtlError } from '../../errors.js';
+import type { TicketRow } from '../../flatten/flatten.js';
+import type { Column } from '../../schema/ticket-schema.js';
+import type { PendingFile } from '../../storage/storage.js';
 import { ColumnBatchBuilder, batchMemory, transferList } from './columnar.js';
 import { EncoderPool, type EncoderClient, type EncoderLink, type EncoderThreads } from './encoder-pool.js';
 import type { EncoderFault, FromEncoder, ParquetCompression } from './encoder-protocol.js';
-import { writeError, type RowFileWriter, type RowFormat } from './file-writers.js';
+import { writeError, type RowFileWriter, type RowFormat } from '../file-writers.js';
 
 /**
  * The default Parquet engine: arrow-rs compiled to WebAssembly (parquet-wasm), encoding on a thread of

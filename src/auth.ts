@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
-import { ErrorCodes, ZendeskEtlError } from './errors.js';
+import { ErrorCodes, ZendeskEtlError } from './core/errors.js';
 
 export type AuthKind = 'oauth' | 'api-token' | 'password';
 

@@ -1,7 +1,7 @@
 import { Transform, Writable, type TransformCallback } from 'node:stream';
-import { Checkpoint, isCheckpoint, isSideload, type Item, type SideloadRecord } from './checkpoint.js';
-import { invalidOption } from './errors.js';
-import { OBJECT_HIGH_WATER_MARK } from './flow.js';
+import { Checkpoint, isCheckpoint, isSideload, type Item, type SideloadRecord } from './core/checkpoint.js';
+import { invalidOption } from './core/errors.js';
+import { OBJECT_HIGH_WATER_MARK } from './core/flow.js';
 
 /**
  * Stages for composing pipelines of your own. Each one passes checkpoints (and sideload rows) through

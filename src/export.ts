@@ -2,9 +2,9 @@ import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Credentials } from './auth.js';
-import type { Checkpoint } from './checkpoint.js';
-import { describeSegment, frontier, type ExportRange, type Window } from './delivery.js';
-import { ErrorCodes, invalidOption, ZendeskEtlError } from './errors.js';
+import type { Checkpoint } from './core/checkpoint.js';
+import { describeSegment, frontier, type ExportRange, type Window } from './core/delivery.js';
+import { ErrorCodes, invalidOption, ZendeskEtlError } from './core/errors.js';
 import { FlattenStream } from './flatten/flatten-stream.js';
 import { FieldCatalog, type CustomFieldNaming } from './schema/custom-fields.js';
 import { METADATA_COLUMNS, type Column } from './schema/ticket-schema.js';
@@ -13,7 +13,8 @@ import { LakeSink, type Committed, type SideloadTable } from './sink/lake-sink.j
 import { NdjsonStreamSink } from './sink/ndjson-stream-sink.js';
 import { ZendeskHttp, type HttpTimeouts } from './source/http-client.js';
 import type { ParserKind } from './source/page-parser.js';
-import { rangeFrom, type ExportPosition, type PaginationMode } from './source/pagination.js';
+import type { ExportPosition, PaginationMode } from './core/position.js';
+import { rangeFrom } from './source/pagination.js';
 import { TicketSource } from './source/ticket-source.js';
 import { RawArchive } from './source/raw-archive.js';
 import { ReplaySource, readArchivedFields } from './source/replay-source.js';
@@ -21,12 +22,12 @@ import { StateStore, STATE_VERSION, type ExportState } from './state/state-store
 import { openStorage } from './storage/open-storage.js';
 import type { Storage } from './storage/storage.js';
 import { LakeTable, newRunId, type TableSettings, type TableStep } from './table/lake-table.js';
-import { formatTime } from './time.js';
-import { resolveOrigin } from './url.js';
-import type { Logger } from './log.js';
+import { formatTime } from './core/time.js';
+import { resolveOrigin } from './core/url.js';
+import type { Logger } from './core/log.js';
 import { checkOptions } from './options/normalize.js';
 import { STREAMS, sideloadColumns, streamSpec, type StreamName, type StreamSpec } from './streams.js';
-import { ExportStats } from './stats.js';
+import { ExportStats } from './core/stats.js';
 
 /** Options shared by every run that writes a lake (export and replay). */
 export interface LakeRunOptions {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Progress } from '../src/cli/progress.js';
-import { ExportStats } from '../src/stats.js';
+import { ExportStats } from '../src/core/stats.js';
 import { duck, parquetGlob, runCli, tempDir } from './helpers.js';
 
 const TTY = { write: () => true, isTTY: true } as unknown as NodeJS.WritableStream;

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Progress } from '../src/cli/progress.js';
 import { OPTIONS } from '../src/options/table.js';
-import { ExportStats } from '../src/stats.js';
+import { ExportStats } from '../src/core/stats.js';
 import { checkExactlyOnce, dataFiles, lakeVersions, mockEnv, readLog, runCli, spawnCli, startMock, tempDir, tokenCredentials } from './helpers.js';
 
 const COMMANDS = ['export', 'replay', 'compact', 'vacuum', 'check', 'state', 'mock-server', 'demo'] as const;

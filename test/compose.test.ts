@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { isCheckpoint, isRow, type Checkpoint } from '../src/checkpoint.js';
+import { isCheckpoint, isRow, type Checkpoint } from '../src/core/checkpoint.js';
 import { filterStage, mapStage, selectStage, teeSink } from '../src/compose.js';
 import { FieldCatalog } from '../src/schema/custom-fields.js';
 import { FlattenStream } from '../src/flatten/flatten-stream.js';

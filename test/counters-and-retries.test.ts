@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/core/log.js';
 import { FieldCatalog } from '../src/schema/custom-fields.js';
 import { ZendeskHttp } from '../src/source/http-client.js';
 import { mockEnv, runCli, startMock, tempDir, tokenCredentials } from './helpers.js';

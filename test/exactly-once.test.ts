@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ZendeskEtlError } from '../src/errors.js';
+import { ZendeskEtlError } from '../src/core/errors.js';
 import { exportTickets } from '../src/export.js';
 import type { MockZendesk } from '../src/mock/server.js';
 import { ParquetFormat, type RowFileWriter, type RowFormat } from '../src/format/file-writers.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isCheckpoint } from '../src/checkpoint.js';
-import { ZendeskEtlError } from '../src/errors.js';
+import { isCheckpoint } from '../src/core/checkpoint.js';
+import { ZendeskEtlError } from '../src/core/errors.js';
 import { exportTickets } from '../src/export.js';
 import { ALL_FAULTS, type FaultKind } from '../src/mock/server.js';
 import { TicketSource, type ZendeskTicket } from '../src/source/ticket-source.js';

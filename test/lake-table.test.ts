@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { frontier } from '../src/delivery.js';
+import { frontier } from '../src/core/delivery.js';
 import { METADATA_COLUMNS, TICKET_COLUMNS } from '../src/schema/ticket-schema.js';
 import { LocalStorage } from '../src/storage/local-storage.js';
 import type { PendingFile, Storage, StoredObject } from '../src/storage/storage.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes } from '../src/errors.js';
+import { ErrorCodes } from '../src/core/errors.js';
 import { storageError } from '../src/storage/local-storage.js';
 import { mockEnv, runCli, startMock } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ZendeskEtlError } from '../src/errors.js';
+import { ZendeskEtlError } from '../src/core/errors.js';
 import { createPageParser, type PageEvent, type ParserKind } from '../src/source/page-parser.js';
 import { LARGE_STRING_BYTES, type PageScannerOptions } from '../src/source/page-scanner.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ZendeskEtlError } from '../src/errors.js';
+import { ZendeskEtlError } from '../src/core/errors.js';
 import { decodeJsonString, LARGE_STRING_BYTES, PageScanner, type PageScannerOptions } from '../src/source/page-scanner.js';
 
 // ------------------------------------------------------------------ helpers

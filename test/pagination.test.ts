@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Ledger, frontier, isEmpty, type ExportRange, type Segment } from '../src/delivery.js';
+import { Ledger, frontier, isEmpty, type ExportRange, type Segment } from '../src/core/delivery.js';
 import { Paginator, rangeFrom, type ExportPosition, type PageMeta, type PageRequest, type PaginationMode } from '../src/source/pagination.js';
 
 /**

@@ -5,7 +5,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { tableFromIPC, type Table } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, ZendeskEtlError } from '../src/errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../src/core/errors.js';
 import { exportTickets } from '../src/export.js';
 import type { TicketRow } from '../src/flatten/flatten.js';
 import { LATE_CUSTOM_FIELD } from '../src/mock/ticket-generator.js';

@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { Credentials, credentialsFromEnv } from '../src/auth.js';
-import { ZendeskEtlError } from '../src/errors.js';
+import { ZendeskEtlError } from '../src/core/errors.js';
 import { TicketSource } from '../src/source/ticket-source.js';
-import { redactUrl, resolveOrigin } from '../src/url.js';
+import { redactUrl, resolveOrigin } from '../src/core/url.js';
 import { listFiles, runCli, spawnCli, startMock, tempDir } from './helpers.js';
 
 const SECRETS = {

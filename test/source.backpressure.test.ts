@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isCheckpoint } from '../src/checkpoint.js';
+import { isCheckpoint } from '../src/core/checkpoint.js';
 import { TicketSource, type ZendeskTicket } from '../src/source/ticket-source.js';
 import { mockEnv, spawnCli, startMock, tokenCredentials } from './helpers.js';
 

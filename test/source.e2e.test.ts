@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Credentials } from '../src/auth.js';
-import { isCheckpoint, isSideload, type Checkpoint } from '../src/checkpoint.js';
-import { ZendeskEtlError } from '../src/errors.js';
+import { isCheckpoint, isSideload, type Checkpoint } from '../src/core/checkpoint.js';
+import { ZendeskEtlError } from '../src/core/errors.js';
 import type { MockZendesk } from '../src/mock/server.js';
 import type { ExportPosition } from '../src/source/pagination.js';
 import { TicketSource, type TicketSourceOptions, type ZendeskTicket } from '../src/source/ticket-source.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isCheckpoint } from '../src/checkpoint.js';
+import { isCheckpoint } from '../src/core/checkpoint.js';
 import { TicketSource } from '../src/source/ticket-source.js';
 import { STREAMS } from '../src/streams.js';
 import { chdbQuery, deltaLocal } from './support/chdb.js';

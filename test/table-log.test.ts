@@ -6,7 +6,7 @@
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes } from '../src/errors.js';
+import { ErrorCodes } from '../src/core/errors.js';
 import { LocalStorage } from '../src/storage/local-storage.js';
 import type { Storage } from '../src/storage/storage.js';
 import { commitKey, type Action } from '../src/table/delta-log.js';

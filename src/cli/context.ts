@@ -1,6 +1,6 @@
 import { credentialsFromEnv, type Credentials } from '../auth.js';
-import { isZendeskEtlError } from '../errors.js';
-import { createLogger, type LogLevel, type Logger } from '../log.js';
+import { isZendeskEtlError } from '../core/errors.js';
+import { createLogger, type LogLevel, type Logger } from '../core/log.js';
 import { envOptions, helpFor, mergeOptions, parseFlags, readConfigFile, unsetEnvMapping, type OptionValues } from '../options/normalize.js';
 import type { Command } from '../options/table.js';
 

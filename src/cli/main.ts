@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError, invalidOption } from '../core/errors.js';
 import { VERSION } from '../version.js';
 import { optionName } from '../options/normalize.js';
 import { EXIT, fallbackLogger, type CliIo } from './context.js';

@@ -1,6 +1,6 @@
-import type { Logger } from '../log.js';
-import type { ExportStats } from '../stats.js';
-import { formatTime } from '../time.js';
+import type { Logger } from '../core/log.js';
+import type { ExportStats } from '../core/stats.js';
+import { formatTime } from '../core/time.js';
 
 export interface ProgressOptions {
   intervalMs?: number;

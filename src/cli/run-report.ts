@@ -1,7 +1,7 @@
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import type { ExportResult, LakeRunOptions, RunStart } from '../export.js';
-import { ExportStats } from '../stats.js';
-import { formatTime } from '../time.js';
+import { ExportStats } from '../core/stats.js';
+import { formatTime } from '../core/time.js';
 import { EXIT, type CommandContext } from './context.js';
 import { Progress } from './progress.js';
 

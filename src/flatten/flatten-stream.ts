@@ -1,11 +1,11 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { SideloadRecord, isCheckpoint, isSideload, type Item } from '../checkpoint.js';
+import { SideloadRecord, isCheckpoint, isSideload, type Item } from '../core/checkpoint.js';
 import type { FieldCatalog } from '../schema/custom-fields.js';
-import type { ZendeskTicket } from '../source/ticket-source.js';
-import { ExportStats } from '../stats.js';
+import type { ZendeskTicket } from '../schema/zendesk-ticket.js';
+import { ExportStats } from '../core/stats.js';
 import type { Column, ColumnType } from '../schema/ticket-schema.js';
 import { flattenRecord, type TicketRow } from './flatten.js';
-import { OBJECT_HIGH_WATER_MARK } from '../flow.js';
+import { OBJECT_HIGH_WATER_MARK } from '../core/flow.js';
 
 export interface FlattenOptions {
   /** Custom ticket fields (tickets only). */

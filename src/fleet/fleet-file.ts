@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError, invalidOption } from '../core/errors.js';
 import { checkOptions, coerceOption, readOptionObject, type OptionValues } from '../options/normalize.js';
 import { OPTIONS, SECRET_KEYS } from '../options/table.js';
 import type { StreamName } from '../streams.js';
-import { resolveOrigin } from '../url.js';
+import { resolveOrigin } from '../core/url.js';
 
 /**
  * A fleet file: the accounts to export, each with its lake, streams, windows and export options (by

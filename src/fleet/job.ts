@@ -1,11 +1,11 @@
 import { credentialsFromEnv, type Credentials } from '../auth.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import { exportStream, type ExportResult, type ExportTicketsOptions } from '../export.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import { STREAM_NAMES } from '../options/table.js';
-import { ExportStats } from '../stats.js';
+import { ExportStats } from '../core/stats.js';
 import type { StreamName } from '../streams.js';
-import { resolveOrigin } from '../url.js';
+import { resolveOrigin } from '../core/url.js';
 import type { FleetJobData } from './plan.js';
 
 /** A job's data as it came out of Redis, checked: a job written by something else fails for good. */

@@ -1,7 +1,7 @@
-import { invalidOption } from '../errors.js';
+import { invalidOption } from '../core/errors.js';
 import type { OptionValues } from '../options/normalize.js';
 import type { StreamName } from '../streams.js';
-import { formatTime } from '../time.js';
+import { formatTime } from '../core/time.js';
 import { ACCOUNT_NAME, type FleetAccount } from './fleet-file.js';
 
 /** What one job exports: one account, one stream, one window. Names of variables, never secrets. */

@@ -1,11 +1,11 @@
 import { Queue, type Job, type RedisOptions as QueueRedisOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { invalidOption } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import { invalidOption } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/log.js';
 import { readFleetFile, type FleetAccount } from './fleet-file.js';
 import { planJobs, type FleetJobData, type PlannedJob } from './plan.js';
-import { connectRedis } from './redis-client.js';
-import { redisError, redisTarget, type RedisTarget } from './redis-url.js';
+import { connectRedis } from '../redis/redis-client.js';
+import { redisError, redisTarget, type RedisTarget } from '../redis/redis-url.js';
 
 /** The queue of a fleet's jobs, unless `--queue` names another. */
 export const DEFAULT_QUEUE = 'zendesk-etl';

@@ -1,12 +1,12 @@
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import { invalidOption } from '../errors.js';
-import { silentLogger, type LogFields, type Logger } from '../log.js';
-import { ExportStats } from '../stats.js';
-import { formatTime } from '../time.js';
+import { invalidOption } from '../core/errors.js';
+import { silentLogger, type LogFields, type Logger } from '../core/log.js';
+import { ExportStats } from '../core/stats.js';
+import { formatTime } from '../core/time.js';
 import { classifyFailure, readJobData, runFleetJob } from './job.js';
 import type { FleetJobData } from './plan.js';
 import { openQueue, queueName, workerConnection } from './queue.js';
-import { redisTarget } from './redis-url.js';
+import { redisTarget } from '../redis/redis-url.js';
 
 /** A job whose worker stops renewing its lock this long goes back to the queue. */
 export const DEFAULT_LOCK_SECONDS = 30;

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
 import { toJsonText } from '../flatten/json-line.js';
 import { EXTRA_COLUMN, type Column, type ColumnType } from '../schema/ticket-schema.js';

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
 import type { ParquetWriter } from 'parquetjs-lite';
 import { createRequire } from 'node:module';
-import { ErrorCodes, ZendeskEtlError, fsReason } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError, fsReason } from '../core/errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
 import { toJsonText } from '../flatten/json-line.js';
 import { EXTRA_COLUMN, type Column, type ColumnType } from '../schema/ticket-schema.js';

@@ -1,4 +1,4 @@
-import { invalidOption } from '../errors.js';
+import { invalidOption } from '../core/errors.js';
 import { DuckDbParquetFormat } from './duckdb-parquet.js';
 import { NdjsonFormat, ParquetFormat, type RowFormat } from './file-writers.js';
 import { WasmParquetFormat } from './parquet-wasm/wasm-parquet.js';

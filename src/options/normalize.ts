@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError, invalidOption } from '../core/errors.js';
 import { parsePartitionSpec } from '../table/partition.js';
-import { formatTime, parseTime } from '../time.js';
+import { formatTime, parseTime } from '../core/time.js';
 import { OPTIONS, SECRET_FLAGS, SECRET_KEYS, optionsFor, type Command, type OptionSpec } from './table.js';
 
 /**

@@ -1,6 +1,6 @@
 import pRetry from 'p-retry';
-import { ZendeskEtlError } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import { ZendeskEtlError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/log.js';
 import { getJson, type ZendeskHttp } from '../source/http-client.js';
 import type { Column, ColumnType } from './ticket-schema.js';
 

@@ -1,16 +1,16 @@
 import { Writable } from 'node:stream';
-import { Checkpoint, isCheckpoint, isSideload, type Item } from '../checkpoint.js';
-import { compare, isEmpty, type Frontier, type Segment, type Window } from '../delivery.js';
+import { Checkpoint, isCheckpoint, isSideload, type Item } from '../core/checkpoint.js';
+import { compare, isEmpty, type Frontier, type Segment, type Window } from '../core/delivery.js';
 import { checkOptions } from '../options/normalize.js';
 import type { TicketRow } from '../flatten/flatten.js';
 import type { Column } from '../schema/ticket-schema.js';
-import type { ExportPosition } from '../source/pagination.js';
-import { ExportStats } from '../stats.js';
+import type { ExportPosition } from '../core/position.js';
+import { ExportStats } from '../core/stats.js';
 import type { DataFile } from '../table/data-file.js';
 import type { LakeTable } from '../table/lake-table.js';
 import { writeError } from '../format/file-writers.js';
 import { partitionValue } from '../table/partition.js';
-import { OBJECT_HIGH_WATER_MARK } from '../flow.js';
+import { OBJECT_HIGH_WATER_MARK } from '../core/flow.js';
 
 /** A table for sideload rows (`include=users,...`), and the columns its rows have. */
 export interface SideloadTable {

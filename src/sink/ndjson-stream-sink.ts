@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
-import { isCheckpoint, isSideload, type Checkpoint, type Item } from '../checkpoint.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { isCheckpoint, isSideload, type Checkpoint, type Item } from '../core/checkpoint.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
-import { ExportStats } from '../stats.js';
-import { OBJECT_HIGH_WATER_MARK } from '../flow.js';
+import { ExportStats } from '../core/stats.js';
+import { OBJECT_HIGH_WATER_MARK } from '../core/flow.js';
 import { NdjsonEncoder } from '../format/ndjson-encoder.js';
 
 /**

@@ -3,8 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Credentials } from '../auth.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
-import { redactUrl } from '../url.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
+import { redactUrl } from '../core/url.js';
 import { VERSION } from '../version.js';
 
 /**

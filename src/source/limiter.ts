@@ -1,10 +1,10 @@
 import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
-import { invalidOption } from '../errors.js';
-import { redisError, redisTarget, type RedisTarget } from '../fleet/redis-url.js';
-import { silentLogger, type Logger } from '../log.js';
+import { invalidOption } from '../core/errors.js';
+import { redisError, redisTarget, type RedisTarget } from '../redis/redis-url.js';
+import { silentLogger, type Logger } from '../core/log.js';
 import type { StreamName } from '../streams.js';
-import type { PaginationMode } from './pagination.js';
+import type { PaginationMode } from '../core/position.js';
 
 /**
  * The gate every export request passes: one request per slot, slots spaced to stay under Zendesk's
@@ -228,7 +228,7 @@ async function acquireConnection(target: RedisTarget): Promise<SharedConnection>
   if (!pending) {
     pending = (async () => {
       // ioredis is loaded only by runs that share a limit: loading it costs every run ~6 MB of RSS and ~40 ms.
-      const { connectRedis } = await import('../fleet/redis-client.js');
+      const { connectRedis } = await import('../redis/redis-client.js');
       const client = await connectRedis(target, 'for the shared rate limit');
       // bottleneck subscribes on a duplicate of this client, which must connect by itself.
       client.options.lazyConnect = false;

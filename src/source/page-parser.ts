@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type Assembler from 'stream-json/Assembler.js';
 import type StreamJsonParser from 'stream-json/Parser.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import { PageScanner, type PageScannerOptions } from './page-scanner.js';
 
 /**

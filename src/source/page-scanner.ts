@@ -1,5 +1,5 @@
 import { isAscii } from 'node:buffer';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 
 /**
  * A byte-level scanner for one page envelope: `{ "tickets": [ {...}, ... ], "end_of_stream": true, ... }`.

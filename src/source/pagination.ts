@@ -1,5 +1,6 @@
-import { compare, contains, frontier, type ExportRange, type Frontier } from '../delivery.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { compare, contains, frontier, type ExportRange, type Frontier } from '../core/delivery.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
+import type { ExportPosition, PaginationMode } from '../core/position.js';
 
 /**
  * The pure core of the incremental export: which request comes next, which record versions of a
@@ -7,22 +8,7 @@ import { ErrorCodes, ZendeskEtlError } from '../errors.js';
  * feeds it pages. What counts as delivered is decided with the frontiers of `delivery.ts`.
  */
 
-export type PaginationMode = 'cursor' | 'time';
-
-/** Where the export of one range stands. Carried by each checkpoint. */
-export interface ExportPosition {
-  mode: PaginationMode;
-  /** Cursor mode: the `after_cursor` of the last page read. Opaque: never built or parsed. */
-  cursor?: string | undefined;
-  /** Where the range starts (exclusive): what was delivered before it. */
-  from: Frontier;
-  /** Where it ends (inclusive frontier); undefined: open-ended. */
-  to?: Frontier | undefined;
-  /** What has been delivered of it: every version up to this frontier. */
-  reached: Frontier;
-  /** True once the range is finished: its end was passed, or the end of the stream reached. */
-  done: boolean;
-}
+export type { ExportPosition, PaginationMode } from '../core/position.js';
 
 export interface PageMeta {
   end_of_stream?: unknown;

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { OBJECT_HIGH_WATER_MARK } from '../flow.js';
+import { OBJECT_HIGH_WATER_MARK } from '../core/flow.js';
 
 /**
  * The shell of a pull-based source: an object-mode `Readable` whose producer is one async loop,

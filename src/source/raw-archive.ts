@@ -3,8 +3,8 @@ import { readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
-import type { Frontier } from '../delivery.js';
-import { ErrorCodes, ZendeskEtlError, fsReason, isPermissionError } from '../errors.js';
+import type { Frontier } from '../core/delivery.js';
+import { ErrorCodes, ZendeskEtlError, fsReason, isPermissionError } from '../core/errors.js';
 import { fsyncDir, fsyncFile, makeDir, writeFileAtomic } from '../state/atomic.js';
 
 /**

@@ -3,17 +3,17 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { Checkpoint } from '../checkpoint.js';
-import { compare, contains, frontier, union, type ExportRange } from '../delivery.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { Checkpoint } from '../core/checkpoint.js';
+import { compare, contains, frontier, union, type ExportRange } from '../core/delivery.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import type { CustomField } from '../schema/custom-fields.js';
-import { ExportStats } from '../stats.js';
+import { ExportStats } from '../core/stats.js';
 import { streamSpec, type StreamSpec } from '../streams.js';
 import { PullSource } from './pull-source.js';
 import { createPageParser, type PageEvent, type ParserKind } from './page-parser.js';
-import type { ExportPosition } from './pagination.js';
+import type { ExportPosition } from '../core/position.js';
 import { PAGE_FILE, type RawPageRecord } from './raw-archive.js';
-import type { ZendeskTicket } from './ticket-source.js';
+import type { ZendeskTicket } from '../schema/zendesk-ticket.js';
 
 export interface ReplaySourceOptions {
   /** The `--raw` folder an export wrote. */

@@ -1,10 +1,10 @@
 import type Bottleneck from 'bottleneck';
 import pRetry from 'p-retry';
 import type { Credentials } from '../auth.js';
-import { Checkpoint, SideloadRecord, type Item } from '../checkpoint.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
-import { ExportStats } from '../stats.js';
-import { silentLogger, type Logger } from '../log.js';
+import { Checkpoint, SideloadRecord, type Item } from '../core/checkpoint.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
+import { ExportStats } from '../core/stats.js';
+import { silentLogger, type Logger } from '../core/log.js';
 import { checkOptions } from '../options/normalize.js';
 import { createRequestGate, limitFamily, type RequestGate } from './limiter.js';
 import { ZendeskHttp, type HttpTimeouts } from './http-client.js';
@@ -12,15 +12,11 @@ import { PullSource } from './pull-source.js';
 import { createPageParser, type PageEvent, type ParserKind } from './page-parser.js';
 import { Paginator, rangeFrom, type ExportPosition, type PageMeta, type PageRequest, type PaginationMode } from './pagination.js';
 import type { RawArchive, RawPage } from './raw-archive.js';
-import { frontier, type ExportRange } from '../delivery.js';
+import { frontier, type ExportRange } from '../core/delivery.js';
+import type { ZendeskTicket } from '../schema/zendesk-ticket.js';
 import { streamSpec, type StreamName, type StreamSpec } from '../streams.js';
 
-/** A ticket as Zendesk sends it. Only `id` and `generated_timestamp` are relied on. */
-export interface ZendeskTicket {
-  id: number;
-  generated_timestamp: number;
-  [key: string]: unknown;
-}
+export type { ZendeskTicket };
 
 export interface TicketSourceOptions {
   /** Which incremental export. Default 'tickets'. */

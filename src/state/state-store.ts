@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { frontier } from '../delivery.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
-import type { ExportPosition } from '../source/pagination.js';
+import { frontier } from '../core/delivery.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
+import type { ExportPosition } from '../core/position.js';
 import { writeFileAtomic } from './atomic.js';
 
 export const STATE_VERSION = 2;

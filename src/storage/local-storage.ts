@@ -3,7 +3,7 @@ import { link, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs
 import { once } from 'node:events';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Writable } from 'node:stream';
-import { ErrorCodes, ZendeskEtlError, fsReason, isPermissionError } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError, fsReason, isPermissionError } from '../core/errors.js';
 import { fsyncDir, fsyncFile, makeDir, writeFileAtomic } from '../state/atomic.js';
 import type { PendingFile, Storage, StoredObject } from './storage.js';
 

@@ -1,4 +1,4 @@
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import { LocalStorage } from './local-storage.js';
 import type { Storage } from './storage.js';
 

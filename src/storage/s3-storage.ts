@@ -20,7 +20,7 @@ import {
   type CompletedPart,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import type { PendingFile, Storage, StoredObject } from './storage.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Segment, Window } from '../delivery.js';
+import type { Segment, Window } from '../core/delivery.js';
 import type { Column } from '../schema/ticket-schema.js';
 import { VERSION } from '../version.js';
 import { PROTOCOL, columnsOf, fenceAppId, newMetaData, schemaString, type Action, type MetaDataAction, type Snapshot, type ZendeskEtlCommit } from './delta-log.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import { checkOptions } from '../options/normalize.js';
 import type { RowFileWriter } from '../format/file-writers.js';
 import { duckdbConnection, sqlString } from '../format/duckdb-parquet.js';

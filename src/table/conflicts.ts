@@ -1,5 +1,5 @@
-import { Ledger, describeSegment, type Segment } from '../delivery.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { Ledger, describeSegment, type Segment } from '../core/delivery.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import type { Column } from '../schema/ticket-schema.js';
 import { columnsOf, type CommitSummary, type MetaDataAction } from './delta-log.js';
 import { settingThatDiffers } from './settings.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Segment, Window } from '../delivery.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import type { Segment, Window } from '../core/delivery.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import type { Column, ColumnType } from '../schema/ticket-schema.js';
 
 /**

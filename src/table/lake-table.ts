@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { Ledger, type ExportRange, type Segment, type Window } from '../delivery.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { Ledger, type ExportRange, type Segment, type Window } from '../core/delivery.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import { EXTRA_COLUMN, type Column } from '../schema/ticket-schema.js';
 import type { RowFileWriter, RowFormat } from '../format/file-writers.js';
 import { formatFor, type TableWriterOptions } from '../format/format-for.js';
 import { parsePartitionSpec, partitionColumn, partitionFolder, type PartitionSpec } from './partition.js';
 import type { PendingFile, Storage } from '../storage/storage.js';
 import { joinKey } from '../storage/storage.js';
-import { silentLogger, type Logger } from '../log.js';
+import { silentLogger, type Logger } from '../core/log.js';
 import { commitActions, type CommitRequest, type Committer } from './commit-actions.js';
 import { conflictError, findConflict, type ProposedChange, type TableView } from './conflicts.js';
 import { DataFile } from './data-file.js';

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { Window } from '../delivery.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
-import { formatTime } from '../time.js';
+import type { Window } from '../core/delivery.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
+import { formatTime } from '../core/time.js';
 import type { Storage } from '../storage/storage.js';
 import { joinKey } from '../storage/storage.js';
 

@@ -1,4 +1,4 @@
-import { invalidOption } from '../errors.js';
+import { invalidOption } from '../core/errors.js';
 import type { RowValue } from '../flatten/flatten.js';
 import { TICKET_COLUMN_TYPES } from '../schema/ticket-schema.js';
 

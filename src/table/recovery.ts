@@ -1,5 +1,5 @@
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/log.js';
 import type { Storage } from '../storage/storage.js';
 import { joinKey } from '../storage/storage.js';
 import { LOG_DIR, type Snapshot } from './delta-log.js';

@@ -1,4 +1,4 @@
-import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError, invalidOption } from '../core/errors.js';
 import type { CustomFieldNaming } from '../schema/custom-fields.js';
 import { parsePartitionSpec } from './partition.js';
 import { settingKey, type Snapshot } from './delta-log.js';

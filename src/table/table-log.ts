@@ -1,4 +1,4 @@
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { joinKey } from '../storage/storage.js';
 import { LOG_DIR, applyCommit, commitKey, decodeCommit, emptySnapshot, encodeCommit, versionOf, type Action, type CommitSummary, type Snapshot } from './delta-log.js';

@@ -1,5 +1,5 @@
-import { Ledger, type Segment } from '../delivery.js';
-import { ErrorCodes, ZendeskEtlError } from '../errors.js';
+import { Ledger, type Segment } from '../core/delivery.js';
+import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { settingKey } from './delta-log.js';
 import { LakeTable, type TableChange, type TableStep } from './lake-table.js';

@@ -5,7 +5,7 @@
  * chDB, every version must be there exactly once.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { frontier, type Window } from '../../src/delivery.js';
+import { frontier, type Window } from '../../src/core/delivery.js';
 import { exportTickets } from '../../src/export.js';
 import type { MockZendesk } from '../../src/mock/server.js';
 import { prng } from '../../src/mock/ticket-generator.js';

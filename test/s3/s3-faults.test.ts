@@ -5,7 +5,7 @@
  * retries), or fails with a coded error and leaves nothing the next run cannot finish.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ZendeskEtlError } from '../../src/errors.js';
+import { ZendeskEtlError } from '../../src/core/errors.js';
 import { exportTickets, type ExportTicketsOptions } from '../../src/export.js';
 import type { MockZendesk } from '../../src/mock/server.js';
 import { startMock, tokenCredentials } from '../helpers.js';

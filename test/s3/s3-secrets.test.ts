@@ -3,7 +3,7 @@
  * then every output and every object in the bucket is searched for them.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ErrorCodes } from '../../src/errors.js';
+import { ErrorCodes } from '../../src/core/errors.js';
 import { maskSecrets, s3Error } from '../../src/storage/s3-storage.js';
 import { startMock } from '../helpers.js';
 import { dropBucket, awsEnv, freshBucket, getObject, listObjects, spawnSourceCli, useAwsEnv } from '../support/s3-lake.js';

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CreateMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ZendeskEtlError } from '../../src/errors.js';
+import { ZendeskEtlError } from '../../src/core/errors.js';
 import { openStorage, parseS3Url } from '../../src/storage/open-storage.js';
 import { S3Storage, isLocalOrIp } from '../../src/storage/s3-storage.js';
 import type { Storage } from '../../src/storage/storage.js';

@@ -1,8 +1,8 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Ledger, frontier, type Segment } from '../../src/delivery.js';
-import { ErrorCodes } from '../../src/errors.js';
+import { Ledger, frontier, type Segment } from '../../src/core/delivery.js';
+import { ErrorCodes } from '../../src/core/errors.js';
 import { METADATA_COLUMNS, TICKET_COLUMNS } from '../../src/schema/ticket-schema.js';
 import { LocalStorage } from '../../src/storage/local-storage.js';
 import { findConflict, type ProposedChange } from '../../src/table/conflicts.js';

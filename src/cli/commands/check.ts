@@ -1,6 +1,6 @@
-import { ErrorCodes, ZendeskEtlError } from '../../errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../../core/errors.js';
 import { ZendeskHttp, getJson } from '../../source/http-client.js';
-import { resolveOrigin } from '../../url.js';
+import { resolveOrigin } from '../../core/url.js';
 import { EXIT, prepare, type CliIo } from '../context.js';
 
 interface CheckStep {

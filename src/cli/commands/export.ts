@@ -1,10 +1,10 @@
-import { invalidOption } from '../../errors.js';
+import { invalidOption } from '../../core/errors.js';
 import { exportStream, replayTickets, type ExportTicketsOptions, type ReplayTicketsOptions } from '../../export.js';
 import { missingOption } from '../../options/normalize.js';
 import { STREAM_NAMES } from '../../options/table.js';
 import { findRawArchive } from '../../source/raw-archive.js';
 import type { StreamName } from '../../streams.js';
-import { resolveOrigin } from '../../url.js';
+import { resolveOrigin } from '../../core/url.js';
 import { prepare, type CliIo } from '../context.js';
 import { runReported } from '../run-report.js';
 import { stepHooks } from '../step-hooks.js';

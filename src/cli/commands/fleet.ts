@@ -1,8 +1,8 @@
 import { missingOption } from '../../options/normalize.js';
-import { invalidOption } from '../../errors.js';
+import { invalidOption } from '../../core/errors.js';
 import { enqueueFleet, fleetStatus, type FleetStatus, type JobReport } from '../../fleet/queue.js';
 import { runWorker } from '../../fleet/worker.js';
-import { formatTime } from '../../time.js';
+import { formatTime } from '../../core/time.js';
 import { EXIT, prepare, type CliIo, type CommandContext } from '../context.js';
 
 /** The Redis URL, from --redis or ZENDESK_ETL_REDIS_URL (a password in --redis is refused with the other flags). */

@@ -1,10 +1,10 @@
 import { missingOption } from '../../options/normalize.js';
-import { ErrorCodes, ZendeskEtlError, invalidOption } from '../../errors.js';
+import { ErrorCodes, ZendeskEtlError, invalidOption } from '../../core/errors.js';
 import { compactTable } from '../../table/compact.js';
 import { describeTables, findLake, pickTable, type FoundLake } from '../../table/lake-folders.js';
 import { readTableState, resetTable, type TableState } from '../../table/table-state.js';
 import { vacuumTable } from '../../table/vacuum.js';
-import { formatTime } from '../../time.js';
+import { formatTime } from '../../core/time.js';
 import { EXIT, prepare, type CliIo, type CommandContext } from '../context.js';
 import { stepHooks } from '../step-hooks.js';
 

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { ErrorCodes, ZendeskEtlError } from '../../errors.js';
+import { ErrorCodes, ZendeskEtlError } from '../../core/errors.js';
 import type { TicketRow } from '../../flatten/flatten.js';
 import type { Column } from '../../schema/ticket-schema.js';
 import type { PendingFile } from '../../storage/storage.js';

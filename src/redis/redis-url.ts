@@ -1,5 +1,5 @@
 import type { RedisOptions } from 'ioredis';
-import { ErrorCodes, ZendeskEtlError, invalidOption } from '../errors.js';
+import { ErrorCodes, ZendeskEtlError, invalidOption } from '../core/errors.js';
 
 /** A Redis server named by a URL: the options ioredis takes, and the URL fit for logs (no password). */
 export interface RedisTarget {

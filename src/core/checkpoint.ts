@@ -1,4 +1,4 @@
-import type { ExportPosition } from './source/pagination.js';
+import type { ExportPosition } from './position.js';
 
 /**
  * A checkpoint travels in band with the rows: the source emits one after each page, every stage

@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { credentialsFromEnv } from '../src/auth.js';
 import { exportTickets } from '../src/export.js';
-import { S3_DEFAULTS } from '../src/storage/s3-storage.js';
+import { S3_DEFAULTS } from '../src/storage/s3/client.js';
 import { arg, measure, startStandIn, type Result } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');

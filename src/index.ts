@@ -32,7 +32,7 @@ export { vacuumTable, type VacuumOptions, type VacuumResult } from './table/vacu
 export { type Snapshot, type TableFile } from './table/delta-log.js';
 export { LocalStorage } from './storage/local-storage.js';
 export { openStorage, type StorageOptions } from './storage/open-storage.js';
-export type { S3Storage } from './storage/s3-storage.js';
+export type { S3Storage } from './storage/s3/client.js';
 export { type Storage, type PendingFile, type StoredObject } from './storage/storage.js';
 export { ExportStats } from './core/stats.js';
 export { STREAMS, SIDELOAD_COLUMNS, sideloadColumns, streamSpec, type StreamName, type StreamSpec } from './streams.js';

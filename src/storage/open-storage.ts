@@ -31,7 +31,7 @@ export async function openStorage(out: string, opts: StorageOptions = {}): Promi
   if (scheme === 'file') return new LocalStorage(new URL(out).pathname, option);
   if (scheme === 's3') {
     const location = parseS3Url(out, option);
-    const { S3Storage } = await import('./s3-storage.js');
+    const { S3Storage } = await import('./s3/client.js');
     return S3Storage.open({ ...location, forcePathStyle: opts.s3ForcePathStyle, option });
   }
   throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `${option} must be a folder or s3://BUCKET/PREFIX, got ${JSON.stringify(withoutUserInfo(out))}: the scheme ${scheme}:// is not supported`, { option, value: withoutUserInfo(out) });

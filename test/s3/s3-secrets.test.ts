@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCodes } from '../../src/core/errors.js';
-import { maskSecrets, s3Error } from '../../src/storage/s3-storage.js';
+import { maskSecrets, s3Error } from '../../src/storage/s3/errors.js';
 import { startMock } from '../helpers.js';
 import { dropBucket, awsEnv, freshBucket, getObject, listObjects, spawnSourceCli, useAwsEnv } from '../support/s3-lake.js';
 

@@ -10,7 +10,8 @@ import { CreateMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ZendeskEtlError } from '../../src/core/errors.js';
 import { openStorage, parseS3Url } from '../../src/storage/open-storage.js';
-import { S3Storage, isLocalOrIp } from '../../src/storage/s3-storage.js';
+import { S3Storage } from '../../src/storage/s3/client.js';
+import { isLocalOrIp } from '../../src/storage/s3/endpoint.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { FaultProxy, isUploadPart } from '../support/fault-proxy.js';
 import { dropBucket, freshBucket, getObject, listObjects, multipartUploads, useAwsEnv } from '../support/s3-lake.js';

@@ -10,7 +10,7 @@ import { exportTickets } from '../src/export.js';
 import type { TicketRow } from '../src/flatten/flatten.js';
 import { LATE_CUSTOM_FIELD } from '../src/mock/ticket-generator.js';
 import type { Column } from '../src/schema/ticket-schema.js';
-import { ColumnBatchBuilder } from '../src/format/parquet-wasm/columnar.js';
+import { ColumnBatchBuilder } from '../src/format/parquet-wasm/columnar/batch.js';
 import { DuckDbParquetFormat } from '../src/format/duckdb-parquet.js';
 import { EncoderPool } from '../src/format/parquet-wasm/encoder-pool.js';
 import type { EncoderFault } from '../src/format/parquet-wasm/encoder-protocol.js';

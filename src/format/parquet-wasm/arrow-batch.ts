@@ -1,6 +1,6 @@
 import { Bool, DateDay, Field, Float64, Int64, List, RecordBatch, RecordBatchStreamWriter, Schema, Struct, TimestampMillisecond, Utf8, makeData, type Data, type DataType } from 'apache-arrow';
 import type { Column, ColumnType } from '../../schema/ticket-schema.js';
-import { ColumnBatchBuilder, type ColumnBatch, type ColumnChunk } from './columnar.js';
+import { ColumnBatchBuilder, type ColumnBatch, type ColumnChunk } from './columnar/batch.js';
 
 /**
  * Column batches as Apache Arrow data, and as an Arrow IPC stream (what parquet-wasm reads). The

@@ -1,5 +1,5 @@
 import type { Column } from '../../schema/ticket-schema.js';
-import type { ColumnBatch } from './columnar.js';
+import type { ColumnBatch } from './columnar/batch.js';
 
 /**
  * The messages between a Parquet file's writer (main thread) and its encoder (the encoding thread, or

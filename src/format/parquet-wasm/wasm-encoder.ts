@@ -2,7 +2,7 @@ import * as pw from 'parquet-wasm';
 import type { Schema } from 'apache-arrow';
 import type { Column } from '../../schema/ticket-schema.js';
 import { arrowSchema, emptyIpcStream, toIpcStream, toRecordBatch } from './arrow-batch.js';
-import type { ColumnBatch } from './columnar.js';
+import type { ColumnBatch } from './columnar/batch.js';
 import { StreamTail, readFooter, type FooterSummary } from './parquet-footer.js';
 
 /**

@@ -3,7 +3,7 @@ import { ErrorCodes, ZendeskEtlError } from '../../core/errors.js';
 import type { TicketRow } from '../../flatten/flatten.js';
 import type { Column } from '../../schema/ticket-schema.js';
 import type { PendingFile } from '../../storage/storage.js';
-import { ColumnBatchBuilder, batchMemory, transferList } from './columnar.js';
+import { ColumnBatchBuilder, batchMemory, transferList } from './columnar/batch.js';
 import { EncoderPool, type EncoderClient, type EncoderLink, type EncoderThreads } from './encoder-pool.js';
 import type { EncoderFault, FromEncoder, ParquetCompression } from './encoder-protocol.js';
 import { writeError, type RowFileWriter, type RowFormat } from '../file-writers.js';

@@ -1,4 +1,9 @@
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { constants as zlibConstants, createGzip } from 'node:zlib';
+import type { PageBody } from './pages.js';
+import type { StoredTicket } from './ticket-store.js';
 
 /** Faults the stand-in can inject into export requests, one kind per request. */
 export type FaultKind =
@@ -75,4 +80,109 @@ export function answerEarlyFault(fault: FaultKind | undefined, res: ServerRespon
     default:
       return undefined;
   }
+}
+
+/** What of the stand-in's options shapes a page's body and headers. */
+export interface PageWriteOptions {
+  gzip: boolean;
+  rateLimit?: number | undefined;
+  rateWindowMs: number;
+  dripMs: number;
+  envelopeOrder: 'tickets-first' | 'tickets-last' | 'random';
+}
+
+/**
+ * Stream a page's body, the envelope in the order asked for, with the fault that plays out in the body
+ * (a reset mid-body or late, a stall, a slow drip, a truncated body, a missing or broken tickets array).
+ */
+export async function writePage(req: IncomingMessage, res: ServerResponse, page: PageBody, fault: FaultKind | undefined, o: PageWriteOptions, rateHits: number, rand: () => number, sideloads: (tickets: StoredTicket[], include: string[]) => [string, unknown[]][]): Promise<void> {
+  const gzip = o.gzip && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && fault !== 'reset-mid-body' && fault !== 'reset-late-body' && fault !== 'stall';
+  const headers: Record<string, string> = {
+    'content-type': 'application/json; charset=utf-8',
+    'x-rate-limit': String(o.rateLimit ?? 700),
+    'x-rate-limit-remaining': String(o.rateLimit === undefined ? 699 : Math.max(0, o.rateLimit - rateHits)),
+    'zendesk-ratelimit-incremental-exports': `total=${o.rateLimit ?? 10}; remaining=${o.rateLimit === undefined ? 9 : Math.max(0, o.rateLimit - rateHits)}; resets=${Math.ceil(o.rateWindowMs / 1000)}`,
+  };
+  if (gzip) headers['content-encoding'] = 'gzip';
+  res.writeHead(200, headers);
+  const gz = gzip ? createGzip({ flush: zlibConstants.Z_NO_FLUSH }) : undefined;
+  if (gz) pipeline(gz, res).catch(() => undefined);
+  const out = gz ?? res;
+  let chunkNo = 0;
+  const write = async (text: string): Promise<boolean> => {
+    if (res.destroyed) return false;
+    chunkNo++;
+    if (fault === 'reset-mid-body' && chunkNo === 3) {
+      res.socket?.destroy();
+      return false;
+    }
+    if (fault === 'stall' && chunkNo === 3) {
+      // Stop sending and hold the connection open: the client's idle timeout must fire.
+      await once(res, 'close');
+      return false;
+    }
+    if (fault === 'slow-drip') {
+      for (let k = 0; k < text.length; k += 4096) {
+        if (res.destroyed) return false;
+        if (!out.write(text.slice(k, k + 4096))) await drainOrClose(out, res);
+        await new Promise((r) => setTimeout(r, o.dripMs));
+      }
+      return true;
+    }
+    if (!out.write(text)) await drainOrClose(out, res);
+    return !res.destroyed;
+  };
+  const metaEntries = Object.entries(page.meta);
+  const order = o.envelopeOrder === 'random' ? (rand() < 0.5 ? 'tickets-first' : 'tickets-last') : o.envelopeOrder;
+  let first = true;
+  const sep = (): string => {
+    const s = first ? '' : ',';
+    first = false;
+    return s;
+  };
+  const writeMeta = async (): Promise<boolean> => {
+    for (const [k, v] of metaEntries) if (!(await write(`${sep()}${JSON.stringify(k)}:${JSON.stringify(v)}`))) return false;
+    return true;
+  };
+  if (!(await write('{'))) return;
+  if (order === 'tickets-last' && !(await writeMeta())) return;
+  if (fault !== 'missing-tickets') {
+    if (!(await write(`${sep()}${JSON.stringify(page.key)}:[`))) return;
+    let n = 0;
+    for (const item of page.items) {
+      const body = fault === 'ticket-not-object' && n === 1 ? '"not a ticket"' : item();
+      if (!(await write(`${n === 0 ? '' : ','}${body}`))) return;
+      n++;
+      if (fault === 'reset-late-body' && n === Math.max(1, Math.ceil(page.items.length * 0.6))) {
+        // A reset well into the body: most of the page was already read.
+        res.socket?.destroy();
+        return;
+      }
+      if (fault === 'truncated' && n === Math.max(1, Math.floor(page.items.length / 2))) {
+        // A complete HTTP response whose JSON stops in the middle.
+        out.end();
+        return;
+      }
+    }
+    if (!(await write(']'))) return;
+  }
+  for (const [name, rows] of sideloads(page.tickets, page.include)) {
+    if (!(await write(`${sep()}${JSON.stringify(name)}:${JSON.stringify(rows)}`))) return;
+  }
+  if (order === 'tickets-first' && !(await writeMeta())) return;
+  await write('}');
+  out.end();
+}
+
+/** Wait until `out` drains or the response closes, leaving no listener behind. */
+function drainOrClose(out: NodeJS.WritableStream, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.removeListener('drain', done);
+      res.removeListener('close', done);
+      resolve();
+    };
+    out.once('drain', done);
+    res.once('close', done);
+  });
 }

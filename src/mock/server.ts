@@ -1,10 +1,11 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { pipeline } from 'node:stream/promises';
-import { constants as zlibConstants, createGzip } from 'node:zlib';
-import { lowerBound, mockOrganizations, mockTicketEvents, mockUsers, type SimpleRecord } from './other-streams.js';
-import { ALL_FAULTS, answerEarlyFault, sendJson, type FaultKind } from './faults.js';
+import { mockOrganizations, mockTicketEvents, mockUsers, type SimpleRecord } from './other-streams.js';
+import { ALL_FAULTS, answerEarlyFault, sendJson, writePage, type FaultKind } from './faults.js';
+import { DEFAULT_CREDENTIALS, authenticate, type MockCredentials } from './auth.js';
+import { cursorPage, simplePage, timePage, type PageBody, type PageSource } from './pages.js';
+import { rateLimitWait, routeOf } from './router.js';
 import { TicketStore, type StoredTicket } from './ticket-store.js';
 import {
   BASE_CUSTOM_FIELDS,
@@ -16,18 +17,12 @@ import {
 } from './ticket-generator.js';
 
 export { ALL_FAULTS, type FaultKind } from './faults.js';
+export type { MockCredentials } from './auth.js';
 
 /**
  * The Zendesk stand-in: a real HTTP server that behaves like Zendesk's Incremental Ticket Export,
  * traps included. Tests, benchmarks, the README demo and users' own offline tests run against it.
  */
-
-export interface MockCredentials {
-  email: string;
-  apiToken: string;
-  oauthToken: string;
-  password: string;
-}
 
 export interface MockZendeskOptions {
   /** How many tickets the account holds. Default 5,000. */
@@ -90,13 +85,6 @@ export interface MockRequestRecord {
   fault?: FaultKind;
   at: number;
 }
-
-const DEFAULT_CREDENTIALS: MockCredentials = {
-  email: 'admin@example.com',
-  apiToken: 'mock-api-token-0123456789',
-  oauthToken: 'mock-oauth-token-abcdef',
-  password: 'mock-password',
-};
 
 export class MockZendesk {
   readonly credentials: MockCredentials;
@@ -265,8 +253,9 @@ export class MockZendesk {
     const record: MockRequestRecord = { path, query, status: 200, at: Date.now() };
     this.requests.push(record);
 
-    const auth = this.#authenticate(req.headers.authorization);
-    if (path === '/api/v2/users/me' && auth !== 'unauthorized') {
+    const route = routeOf(path);
+    const auth = authenticate(req.headers.authorization, this.credentials);
+    if (route.kind === 'me' && auth !== 'unauthorized') {
       // An agent may read itself; only admins may use the incremental exports.
       const role = auth === 'ok' ? 'admin' : 'agent';
       return sendJson(res, 200, { user: { id: 1, url: `${this.#baseUrl}/api/v2/users/1.json`, name: 'Stand-in user', role, active: true } }, { 'x-rate-limit': '700', 'x-rate-limit-remaining': '699' });
@@ -275,7 +264,7 @@ export class MockZendesk {
       record.status = auth === 'forbidden' ? 403 : 401;
       return sendJson(res, record.status, auth === 'forbidden' ? { error: 'Forbidden', description: 'You do not have access to this page. Please contact the account owner of this help desk for further help.' } : { error: "Couldn't authenticate you" });
     }
-    if (path === '/api/v2/ticket_fields') {
+    if (route.kind === 'ticket-fields') {
       if (this.#fieldFaults > 0) {
         this.#fieldFaults--;
         record.status = 503;
@@ -283,10 +272,7 @@ export class MockZendesk {
       }
       return sendJson(res, 200, { ticket_fields: this.#fields.map((f) => ({ ...f, url: `${this.#baseUrl}/api/v2/ticket_fields/${f.id}.json`, raw_title: f.title })), next_page: null, previous_page: null, count: this.#fields.length });
     }
-    const timeBased = path === '/api/v2/incremental/tickets';
-    const cursorBased = path === '/api/v2/incremental/tickets/cursor';
-    const other = OTHER_ROUTES[path];
-    if (!timeBased && !cursorBased && !other) {
+    if (route.kind !== 'tickets' && route.kind !== 'other') {
       record.status = 404;
       return sendJson(res, 404, { error: 'InvalidEndpoint', description: 'Not found' });
     }
@@ -297,15 +283,13 @@ export class MockZendesk {
     if (o.updateEvery > 0 && this.#exportRequests % o.updateEvery === 0) this.updateTickets(o.updateCount);
 
     // Rate limit: a sliding window of export requests.
-    const nowMs = Date.now();
     if (o.rateLimit !== undefined) {
-      this.#rateHits = this.#rateHits.filter((t) => t > nowMs - o.rateWindowMs);
-      if (this.#rateHits.length >= o.rateLimit) {
-        const wait = Math.max(1, Math.ceil((this.#rateHits[0]! + o.rateWindowMs - nowMs) / 1000));
+      const limited = rateLimitWait(this.#rateHits, Date.now(), o.rateLimit, o.rateWindowMs);
+      this.#rateHits = limited.hits;
+      if (limited.wait !== undefined) {
         record.status = 429;
-        return sendJson(res, 429, { error: 'APIRateLimitExceeded', description: 'Number of allowed incremental export API requests per minute exceeded' }, { 'retry-after': String(wait) });
+        return sendJson(res, 429, { error: 'APIRateLimitExceeded', description: 'Number of allowed incremental export API requests per minute exceeded' }, { 'retry-after': String(limited.wait) });
       }
-      this.#rateHits.push(nowMs);
     }
 
     const queued = this.#queued.shift();
@@ -317,13 +301,27 @@ export class MockZendesk {
       return;
     }
 
-    let page = other ? this.#simplePage(other.stream, other.kind, query, res) : timeBased ? this.#timePage(query, res) : this.#cursorPage(query, res);
+    const src = this.#pageSource();
+    let page = route.kind === 'other' ? simplePage(src, route.stream, route.mode, query, res) : route.mode === 'time' ? timePage(src, query, res) : cursorPage(src, query, res);
     if (page === undefined) {
       record.status = res.statusCode;
       return;
     }
-    if (!other && o.repeatPreviousHead) page = this.#withPreviousHead(page);
-    await this.#send(req, res, page, fault);
+    if (route.kind === 'tickets' && o.repeatPreviousHead) page = this.#withPreviousHead(page);
+    await writePage(req, res, page, fault, o, this.#rateHits.length, this.#rand, (tickets, include) => this.#sideloads(tickets, include));
+  }
+
+  /** What the pages read of this stand-in, as it is now. */
+  #pageSource(): PageSource {
+    return {
+      store: this.#store,
+      baseUrl: this.#baseUrl,
+      cursorGeneration: this.#cursorGeneration,
+      clumpBehaviour: this.#opts.clumpBehaviour,
+      now: this.#opts.now,
+      renderText: (t) => this.#renderText(t),
+      records: (stream) => this.records(stream),
+    };
   }
 
   /** `repeatPreviousHead`: the last ticket page's first ticket leads this page too. */
@@ -332,115 +330,6 @@ export class MockZendesk {
     this.#previousHead = page.tickets[0] ?? head;
     if (!head || page.tickets.length === 0 || page.tickets[0] === head) return page;
     return { ...page, items: [() => this.#renderText(head), ...page.items], tickets: [head, ...page.tickets] };
-  }
-
-  #authenticate(header: string | undefined): 'ok' | 'unauthorized' | 'forbidden' {
-    if (!header) return 'unauthorized';
-    const c = this.credentials;
-    if (header === `Bearer ${c.oauthToken}`) return 'ok';
-    if (header.startsWith('Basic ')) {
-      const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
-      if (decoded === `${c.email}/token:${c.apiToken}` || decoded === `${c.email}:${c.password}`) return 'ok';
-      if (decoded.startsWith('agent@')) return 'forbidden';
-    }
-    return 'unauthorized';
-  }
-
-  #params(query: Record<string, string>, res: ServerResponse): { perPage: number; scope: string; excludeDeleted: boolean; include: string[] } | undefined {
-    const perPage = query.per_page === undefined ? 1000 : Number(query.per_page);
-    if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) {
-      sendJson(res, 400, { error: 'InvalidValue', description: 'per_page must be between 1 and 1000' });
-      return undefined;
-    }
-    const scope = query.support_type_scope ?? 'agent';
-    if (!['agent', 'ai_agent', 'all'].includes(scope)) {
-      sendJson(res, 400, { error: 'InvalidValue', description: `Invalid support_type_scope ${scope}` });
-      return undefined;
-    }
-    return { perPage, scope, excludeDeleted: query.exclude_deleted === 'true', include: (query.include ?? '').split(',').filter(Boolean) };
-  }
-
-  #startTime(query: Record<string, string>, res: ServerResponse): number | undefined {
-    const raw = query.start_time;
-    const start = Number(raw);
-    if (raw === undefined || raw === '' || !Number.isInteger(start) || start < 0) {
-      sendJson(res, 400, { error: 'InvalidValue', description: 'start_time is required and must be a Unix epoch time in seconds' });
-      return undefined;
-    }
-    if (start > this.#opts.now() - 60) {
-      sendJson(res, 422, { error: 'InvalidValue', description: 'Too recent start_time. Use a start_time older than 1 minute' });
-      return undefined;
-    }
-    return start;
-  }
-
-  #timePage(query: Record<string, string>, res: ServerResponse): PageBody | undefined {
-    const p = this.#params(query, res);
-    if (!p) return undefined;
-    const start = this.#startTime(query, res);
-    if (start === undefined) return undefined;
-    const from = this.#store.lowerBound(start, 0);
-    const tickets = this.#store.collect(from, p.perPage, p, this.#opts.clumpBehaviour === 'grow');
-    const last = tickets.length > 0 ? tickets[tickets.length - 1]! : undefined;
-    const afterIdx = last ? this.#store.indexOf(last) + 1 : from;
-    const endOfStream = !this.#store.anyInScopeFrom(afterIdx, p);
-    let endTime = last ? last.gts : start;
-    // When a whole (grown) page shares one timestamp, move past it so the export progresses.
-    if (this.#opts.clumpBehaviour === 'grow' && last && tickets[0]!.gts === last.gts && last.gts === start && !endOfStream) endTime = start + 1;
-    const q = new URLSearchParams({ ...query, start_time: String(endTime) });
-    return {
-      key: 'tickets',
-      items: tickets.map((t) => () => this.#renderText(t)),
-      tickets,
-      include: p.include,
-      meta: {
-        count: tickets.length,
-        end_time: endTime,
-        next_page: `${this.#baseUrl}/api/v2/incremental/tickets.json?${q.toString()}`,
-        end_of_stream: endOfStream,
-      },
-    };
-  }
-
-  #cursorPage(query: Record<string, string>, res: ServerResponse): PageBody | undefined {
-    const p = this.#params(query, res);
-    if (!p) return undefined;
-    let from: number;
-    if (query.cursor !== undefined) {
-      const pos = this.#decodeCursor(query.cursor);
-      if (!pos) {
-        sendJson(res, 400, { errors: [{ code: 'InvalidCursor', title: 'Invalid cursor', detail: 'The cursor is invalid or has expired' }] });
-        return undefined;
-      }
-      from = this.#store.lowerBound(pos.gts, pos.id + 1);
-    } else {
-      const start = this.#startTime(query, res);
-      if (start === undefined) return undefined;
-      from = this.#store.lowerBound(start, 0);
-    }
-    const tickets = this.#store.collect(from, p.perPage, p, false);
-    const last = tickets.length > 0 ? tickets[tickets.length - 1]! : undefined;
-    const afterIdx = last ? this.#store.indexOf(last) + 1 : from;
-    const endOfStream = !this.#store.anyInScopeFrom(afterIdx, p);
-    const position = last ? { gts: last.gts, id: last.id } : afterIdx > 0 ? { gts: this.#store.at(afterIdx - 1)!.gts, id: this.#store.at(afterIdx - 1)!.id } : { gts: 0, id: 0 };
-    const afterCursor = this.#encodeCursor(position);
-    const beforeCursor = this.#encodeCursor(tickets[0] ? { gts: tickets[0].gts, id: tickets[0].id - 1 } : position);
-    const base = { ...query };
-    delete base.start_time;
-    const link = (cursor: string): string => `${this.#baseUrl}/api/v2/incremental/tickets/cursor.json?${new URLSearchParams({ ...base, cursor }).toString()}`;
-    return {
-      key: 'tickets',
-      items: tickets.map((t) => () => this.#renderText(t)),
-      tickets,
-      include: p.include,
-      meta: {
-        after_url: link(afterCursor),
-        after_cursor: afterCursor,
-        before_url: link(beforeCursor),
-        before_cursor: beforeCursor,
-        end_of_stream: endOfStream,
-      },
-    };
   }
 
   /** The other streams' records, built from the account as it is now. */
@@ -457,59 +346,6 @@ export class MockZendesk {
   /** What a complete export of another stream must deliver: (id, version) of every record. */
   expectedRecords(stream: 'users' | 'organizations' | 'ticket_events'): { id: number; version: number }[] {
     return this.records(stream).map((r) => ({ id: r.id, version: r.version }));
-  }
-
-  #simplePage(stream: 'users' | 'organizations' | 'ticket_events', kind: 'time' | 'cursor', query: Record<string, string>, res: ServerResponse): PageBody | undefined {
-    const list = this.records(stream);
-    const perPage = query.per_page === undefined ? 1000 : Number(query.per_page);
-    if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) {
-      sendJson(res, 400, { error: 'InvalidValue', description: 'per_page must be between 1 and 1000' });
-      return undefined;
-    }
-    let from: number;
-    if (kind === 'cursor' && query.cursor !== undefined) {
-      const pos = this.#decodeCursor(query.cursor);
-      if (!pos) {
-        sendJson(res, 400, { errors: [{ code: 'InvalidCursor', title: 'Invalid cursor' }] });
-        return undefined;
-      }
-      from = lowerBound(list, pos.gts, pos.id + 1);
-    } else {
-      const start = this.#startTime(query, res);
-      if (start === undefined) return undefined;
-      from = lowerBound(list, start, 0);
-    }
-    let to = Math.min(list.length, from + perPage);
-    // As for tickets: a time-based page never splits records that share its last timestamp.
-    if (kind === 'time') while (to < list.length && to > from && list[to]!.version === list[to - 1]!.version) to++;
-    const page = list.slice(from, to);
-    const includeComments = (query.include ?? '').split(',').includes('comment_events');
-    const items = page.map((r) => () => JSON.stringify(r.render(includeComments)));
-    const endOfStream = to >= list.length;
-    const last = page.at(-1);
-    if (kind === 'cursor') {
-      const pos = last ? { gts: last.version, id: last.id } : from > 0 ? { gts: list[from - 1]!.version, id: list[from - 1]!.id } : { gts: 0, id: 0 };
-      const cursor = this.#encodeCursor(pos);
-      return { key: stream, items, tickets: [], include: [], meta: { after_cursor: cursor, after_url: `${this.#baseUrl}/api/v2/incremental/${stream}/cursor.json?cursor=${cursor}`, before_cursor: null, before_url: null, end_of_stream: endOfStream } };
-    }
-    const start = Number(query.start_time);
-    let endTime = last ? last.version : start;
-    if (last && page[0]!.version === last.version && last.version === start && !endOfStream) endTime = start + 1;
-    return { key: stream, items, tickets: [], include: [], meta: { count: page.length, end_time: endTime, next_page: `${this.#baseUrl}/api/v2/incremental/${stream}.json?start_time=${endTime}`, end_of_stream: endOfStream } };
-  }
-
-  #encodeCursor(pos: { gts: number; id: number }): string {
-    return Buffer.from(JSON.stringify([this.#cursorGeneration, pos.gts, pos.id])).toString('base64url');
-  }
-
-  #decodeCursor(cursor: string): { gts: number; id: number } | undefined {
-    try {
-      const [gen, gts, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [number, number, number];
-      if (gen !== this.#cursorGeneration || !Number.isInteger(gts) || !Number.isInteger(id)) return undefined;
-      return { gts, id };
-    } catch {
-      return undefined;
-    }
   }
 
   #renderText(t: StoredTicket): string {
@@ -555,118 +391,7 @@ export class MockZendesk {
     }
     return out;
   }
-
-  async #send(req: IncomingMessage, res: ServerResponse, page: PageBody, fault: FaultKind | undefined): Promise<void> {
-    const o = this.#opts;
-    const gzip = o.gzip && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && fault !== 'reset-mid-body' && fault !== 'reset-late-body' && fault !== 'stall';
-    const headers: Record<string, string> = {
-      'content-type': 'application/json; charset=utf-8',
-      'x-rate-limit': String(o.rateLimit ?? 700),
-      'x-rate-limit-remaining': String(o.rateLimit === undefined ? 699 : Math.max(0, o.rateLimit - this.#rateHits.length)),
-      'zendesk-ratelimit-incremental-exports': `total=${o.rateLimit ?? 10}; remaining=${o.rateLimit === undefined ? 9 : Math.max(0, o.rateLimit - this.#rateHits.length)}; resets=${Math.ceil(o.rateWindowMs / 1000)}`,
-    };
-    if (gzip) headers['content-encoding'] = 'gzip';
-    res.writeHead(200, headers);
-    const gz = gzip ? createGzip({ flush: zlibConstants.Z_NO_FLUSH }) : undefined;
-    if (gz) pipeline(gz, res).catch(() => undefined);
-    const out = gz ?? res;
-    let chunkNo = 0;
-    const write = async (text: string): Promise<boolean> => {
-      if (res.destroyed) return false;
-      chunkNo++;
-      if (fault === 'reset-mid-body' && chunkNo === 3) {
-        res.socket?.destroy();
-        return false;
-      }
-      if (fault === 'stall' && chunkNo === 3) {
-        // Stop sending and hold the connection open: the client's idle timeout must fire.
-        await once(res, 'close');
-        return false;
-      }
-      if (fault === 'slow-drip') {
-        for (let k = 0; k < text.length; k += 4096) {
-          if (res.destroyed) return false;
-          if (!out.write(text.slice(k, k + 4096))) await drainOrClose(out, res);
-          await new Promise((r) => setTimeout(r, o.dripMs));
-        }
-        return true;
-      }
-      if (!out.write(text)) await drainOrClose(out, res);
-      return !res.destroyed;
-    };
-    const metaEntries = Object.entries(page.meta);
-    const order = o.envelopeOrder === 'random' ? (this.#rand() < 0.5 ? 'tickets-first' : 'tickets-last') : o.envelopeOrder;
-    let first = true;
-    const sep = (): string => {
-      const s = first ? '' : ',';
-      first = false;
-      return s;
-    };
-    const writeMeta = async (): Promise<boolean> => {
-      for (const [k, v] of metaEntries) if (!(await write(`${sep()}${JSON.stringify(k)}:${JSON.stringify(v)}`))) return false;
-      return true;
-    };
-    if (!(await write('{'))) return;
-    if (order === 'tickets-last' && !(await writeMeta())) return;
-    if (fault !== 'missing-tickets') {
-      if (!(await write(`${sep()}${JSON.stringify(page.key)}:[`))) return;
-      let n = 0;
-      for (const item of page.items) {
-        const body = fault === 'ticket-not-object' && n === 1 ? '"not a ticket"' : item();
-        if (!(await write(`${n === 0 ? '' : ','}${body}`))) return;
-        n++;
-        if (fault === 'reset-late-body' && n === Math.max(1, Math.ceil(page.items.length * 0.6))) {
-          // A reset well into the body: most of the page was already read.
-          res.socket?.destroy();
-          return;
-        }
-        if (fault === 'truncated' && n === Math.max(1, Math.floor(page.items.length / 2))) {
-          // A complete HTTP response whose JSON stops in the middle.
-          out.end();
-          return;
-        }
-      }
-      if (!(await write(']'))) return;
-    }
-    for (const [name, rows] of this.#sideloads(page.tickets, page.include)) {
-      if (!(await write(`${sep()}${JSON.stringify(name)}:${JSON.stringify(rows)}`))) return;
-    }
-    if (order === 'tickets-first' && !(await writeMeta())) return;
-    await write('}');
-    out.end();
-  }
 }
-
-/** Wait until `out` drains or the response closes, leaving no listener behind. */
-function drainOrClose(out: NodeJS.WritableStream, res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      out.removeListener('drain', done);
-      res.removeListener('close', done);
-      resolve();
-    };
-    out.once('drain', done);
-    res.once('close', done);
-  });
-}
-
-interface PageBody {
-  /** The envelope key of the records. */
-  key: string;
-  /** The records, rendered lazily while the body streams. */
-  items: readonly (() => string)[];
-  /** Tickets on the page (for sideloads). */
-  tickets: StoredTicket[];
-  include: string[];
-  meta: Record<string, unknown>;
-}
-
-const OTHER_ROUTES: Record<string, { stream: 'users' | 'organizations' | 'ticket_events'; kind: 'time' | 'cursor' }> = {
-  '/api/v2/incremental/users': { stream: 'users', kind: 'time' },
-  '/api/v2/incremental/users/cursor': { stream: 'users', kind: 'cursor' },
-  '/api/v2/incremental/organizations': { stream: 'organizations', kind: 'time' },
-  '/api/v2/incremental/ticket_events': { stream: 'ticket_events', kind: 'time' },
-};
 
 export async function startMockZendesk(options: MockZendeskOptions = {}, port = 0): Promise<MockZendesk> {
   const mock = new MockZendesk(options);

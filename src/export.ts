@@ -28,6 +28,7 @@ import type { Logger } from './core/log.js';
 import { checkOptions } from './options/normalize.js';
 import { STREAMS, sideloadColumns, streamSpec, type StreamName, type StreamSpec } from './streams.js';
 import { ExportStats } from './core/stats.js';
+import { OPTION_DEFAULTS } from './options/table.js';
 
 /** Options shared by every run that writes a lake (export and replay). */
 export interface LakeRunOptions {
@@ -249,7 +250,7 @@ function accountOrigin(opts: ExportTicketsOptions): string {
 export async function exportStream(stream: StreamName, opts: ExportTicketsOptions): Promise<ExportResult> {
   checkOptions('export', opts);
   const spec = streamSpec(stream);
-  const start = opts.startTime ?? 0;
+  const start = opts.startTime ?? OPTION_DEFAULTS.startTime;
   const window: Window = { start, end: opts.endTime };
   const stats = opts.stats ?? new ExportStats();
   const mode = opts.pagination ?? (spec.cursorPath ? 'cursor' : 'time');
@@ -269,7 +270,7 @@ export async function exportStream(stream: StreamName, opts: ExportTicketsOption
         throw invalidOption('startTime', `at least a minute in the past (Zendesk refuses newer ones with 422); it is ${formatTime(start)}`, start);
       }
     }
-    const catalog = stream === 'tickets' ? await FieldCatalog.fetch(http, table?.settings.customFieldNames ?? opts.customFieldNames ?? 'id', opts.log) : undefined;
+    const catalog = stream === 'tickets' ? await FieldCatalog.fetch(http, table?.settings.customFieldNames ?? opts.customFieldNames ?? OPTION_DEFAULTS.customFieldNames, opts.log) : undefined;
     // A column the table has keeps its name and type, whatever Zendesk says of the field now.
     if (table) catalog?.pin(table.columns());
     let raw: RawArchive | undefined;

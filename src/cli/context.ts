@@ -1,8 +1,8 @@
 import { credentialsFromEnv, type Credentials } from '../auth.js';
 import { isZendeskEtlError } from '../core/errors.js';
-import { createLogger, type LogLevel, type Logger } from '../core/log.js';
+import { createLogger, type Logger } from '../core/log.js';
 import { envOptions, helpFor, mergeOptions, parseFlags, readConfigFile, unsetEnvMapping, type OptionValues } from '../options/normalize.js';
-import type { Command } from '../options/table.js';
+import { OPTION_DEFAULTS, type Command, type Options } from '../options/table.js';
 
 /** What a command runs with: its streams, environment, and the signal of SIGINT/SIGTERM. */
 export interface CliIo {
@@ -34,7 +34,7 @@ export const EXIT = {
 
 export interface CommandContext {
   io: CliIo;
-  options: OptionValues;
+  options: Options;
   positionals: string[];
   log: Logger;
   quiet: boolean;
@@ -88,7 +88,7 @@ export function prepare(command: Command, args: string[], io: CliIo, help: { nam
   let write = (line: string): void => {
     io.stderr.write(`${line}\n`);
   };
-  const log = createLogger({ format: options.logFormat === 'json' ? 'json' : 'text', level: quiet ? 'error' : ((options.logLevel as LogLevel | undefined) ?? 'info'), write: (line) => write(line) });
+  const log = createLogger({ format: options.logFormat === 'json' ? 'json' : 'text', level: quiet ? 'error' : (options.logLevel ?? OPTION_DEFAULTS.logLevel), write: (line) => write(line) });
   return {
     io,
     options,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ErrorCodes, ZendeskEtlError, invalidOption } from '../core/errors.js';
 import { checkOptions, coerceOption, readOptionObject, type OptionValues } from '../options/normalize.js';
-import { OPTIONS, SECRET_KEYS } from '../options/table.js';
+import { OPTIONS, OPTION_DEFAULTS, SECRET_KEYS } from '../options/table.js';
 import type { StreamName } from '../streams.js';
 import { resolveOrigin } from '../core/url.js';
 
@@ -161,8 +161,8 @@ function toAccount(part: AccountPart, where: string, base: string): FleetAccount
     name,
     origin,
     out,
-    streams: (fleet.streams as StreamName[] | undefined) ?? ['tickets'],
-    windows: (fleet.windows as number | undefined) ?? 1,
+    streams: (fleet.streams as StreamName[] | undefined) ?? [...OPTION_DEFAULTS.streams],
+    windows: (fleet.windows as number | undefined) ?? OPTION_DEFAULTS.windows,
     startTime,
     endTime,
     env: part.env ?? {},

@@ -6,9 +6,10 @@ import { readFleetFile, type FleetAccount } from './fleet-file.js';
 import { planJobs, type FleetJobData, type PlannedJob } from './plan.js';
 import { connectRedis } from '../redis/redis-client.js';
 import { redisError, redisTarget, type RedisTarget } from '../redis/redis-url.js';
+import { OPTION_DEFAULTS } from '../options/table.js';
 
 /** The queue of a fleet's jobs, unless `--queue` names another. */
-export const DEFAULT_QUEUE = 'zendesk-etl';
+export const DEFAULT_QUEUE = OPTION_DEFAULTS.queue;
 /** The BullMQ job name of an export. */
 export const JOB_NAME = 'export';
 export const DEFAULT_ATTEMPTS = 8;

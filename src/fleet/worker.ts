@@ -7,6 +7,7 @@ import { classifyFailure, readJobData, runFleetJob } from './job.js';
 import type { FleetJobData } from './plan.js';
 import { openQueue, queueName, workerConnection } from './queue.js';
 import { redisTarget } from '../redis/redis-url.js';
+import { OPTION_DEFAULTS } from '../options/table.js';
 
 /** A job whose worker stops renewing its lock this long goes back to the queue. */
 export const DEFAULT_LOCK_SECONDS = 30;
@@ -71,7 +72,7 @@ export async function runWorker(o: RunWorkerOptions): Promise<WorkerSummary> {
   const log = o.log ?? silentLogger;
   const name = queueName(o.queue);
   const target = redisTarget(o.redis);
-  const concurrency = o.concurrency ?? 1;
+  const concurrency = o.concurrency ?? OPTION_DEFAULTS.concurrency;
   const lockMs = (o.lockSeconds ?? DEFAULT_LOCK_SECONDS) * 1000;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw invalidOption('concurrency', 'a whole number from 1', concurrency);
   if (!Number.isFinite(lockMs) || lockMs < 1000) throw invalidOption('lockSeconds', 'at least 1', o.lockSeconds);

@@ -6,7 +6,8 @@ import type { TicketRow } from '../flatten/flatten.js';
 import { toJsonText } from '../flatten/json-line.js';
 import { EXTRA_COLUMN, type Column, type ColumnType } from '../schema/ticket-schema.js';
 import type { PendingFile } from '../storage/storage.js';
-import { NdjsonWriter, writeError, type ParquetOptions, type RowFileWriter, type RowFormat } from './file-writers.js';
+import { DEFAULT_CODEC, NdjsonWriter, writeError, type ParquetOptions, type RowFileWriter, type RowFormat } from './file-writers.js';
+import { ROW_GROUP_ROWS } from '../options/table.js';
 
 /**
  * Parquet written by DuckDB (an optional engine: `npm install @duckdb/node-api`). Rows stream to an
@@ -97,8 +98,8 @@ export class DuckDbParquetFormat implements RowFormat {
     // Required columns (`id`) are NOT NULL: checked here, since DuckDB's Parquet writer (1.5) marks
     // every column OPTIONAL, even one declared NOT NULL in a table (duckdb/duckdb#22144).
     const required = all.filter((c) => c.required === true).map((c) => c.name);
-    const rowGroup = this.#opts.rowGroupSize ?? 100_000;
-    const codec = this.#opts.compression ?? 'SNAPPY';
+    const rowGroup = this.#opts.rowGroupSize ?? ROW_GROUP_ROWS.duckdb;
+    const codec = this.#opts.compression ?? DEFAULT_CODEC;
     return {
       get rows() {
         return inner.rows;

@@ -4,12 +4,26 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
 import type { ParquetWriter } from 'parquetjs-lite';
 import { createRequire } from 'node:module';
-import { ErrorCodes, ZendeskEtlError, fsReason } from '../core/errors.js';
+import { ErrorCodes, ZendeskEtlError, fsReason, invalidOption } from '../core/errors.js';
 import type { TicketRow } from '../flatten/flatten.js';
 import { toJsonText } from '../flatten/json-line.js';
 import { EXTRA_COLUMN, type Column, type ColumnType } from '../schema/ticket-schema.js';
 import type { PendingFile } from '../storage/storage.js';
 import { NdjsonEncoder } from './ndjson-encoder.js';
+import { OPTION_DEFAULTS, ROW_GROUP_ROWS } from '../options/table.js';
+
+export type ParquetCodec = 'SNAPPY' | 'GZIP' | 'UNCOMPRESSED';
+
+/** The Parquet codec of a `compression` option (`snappy`, `gzip`, `none`). */
+export function parquetCodec(c: 'snappy' | 'gzip' | 'none' | undefined): ParquetCodec {
+  if (c === undefined || c === 'snappy') return 'SNAPPY';
+  if (c === 'gzip') return 'GZIP';
+  if (c === 'none') return 'UNCOMPRESSED';
+  throw invalidOption('compression', '"snappy", "gzip" or "none"', c);
+}
+
+/** The codec of the `compression` option's default. */
+export const DEFAULT_CODEC: ParquetCodec = parquetCodec(OPTION_DEFAULTS.compression);
 
 /**
  * File formats, knowing nothing about tables, partitions or commits: encode rows into a pending
@@ -219,7 +233,7 @@ export class ParquetFormat implements RowFormat {
     // pageIndex: false, since parquetjs-lite's offset index counts values, not rows, for list
     // columns, and readers that trust it (ClickHouse, so chDB's Delta reader) refuse the file.
     const stream = file.stream();
-    const writer = await parquet.ParquetWriter.openStream(schema, stream, { rowGroupSize: this.#opts.rowGroupSize ?? 4096, useDataPageV2: false, pageIndex: false });
+    const writer = await parquet.ParquetWriter.openStream(schema, stream, { rowGroupSize: this.#opts.rowGroupSize ?? ROW_GROUP_ROWS.parquetjs, useDataPageV2: false, pageIndex: false });
     return new ParquetRowWriter(file, stream, writer, ordered);
   }
 }

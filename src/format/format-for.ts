@@ -1,6 +1,6 @@
 import { invalidOption } from '../core/errors.js';
 import { DuckDbParquetFormat } from './duckdb-parquet.js';
-import { NdjsonFormat, ParquetFormat, type RowFormat } from './file-writers.js';
+import { NdjsonFormat, ParquetFormat, parquetCodec as codec, type RowFormat } from './file-writers.js';
 import { WasmParquetFormat } from './parquet-wasm/wasm-parquet.js';
 
 /** How data files are encoded (free to change from run to run). */
@@ -21,13 +21,6 @@ export interface FileSettings {
   format: 'parquet' | 'ndjson';
   /** NDJSON files gzipped. */
   gzip: boolean;
-}
-
-function codec(c: TableWriterOptions['compression']): 'SNAPPY' | 'GZIP' | 'UNCOMPRESSED' {
-  if (c === undefined || c === 'snappy') return 'SNAPPY';
-  if (c === 'gzip') return 'GZIP';
-  if (c === 'none') return 'UNCOMPRESSED';
-  throw invalidOption('compression', '"snappy", "gzip" or "none"', c);
 }
 
 /**

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { ErrorCodes, ZendeskEtlError, invalidOption } from '../core/errors.js';
 import { parsePartitionSpec } from '../table/partition.js';
 import { formatTime, parseTime } from '../core/time.js';
-import { OPTIONS, SECRET_FLAGS, SECRET_KEYS, optionsFor, type Command, type OptionSpec } from './table.js';
+import { OPTIONS, OPTION_DEFAULTS, SECRET_FLAGS, SECRET_KEYS, optionSpec, optionsFor, shownDefault, type Command, type OptionSpec, type OptionTypes, type Options, type ResolvedOptions } from './table.js';
 
 /**
  * Options are read and checked here, once, from the table in `table.ts`: from flags (errors name
@@ -307,7 +307,8 @@ export function envOptions(command: Command, env: NodeJS.ProcessEnv): OptionValu
 }
 
 /** Layers of options, the last winning, then the rules between them (named as the winner's source). */
-export function mergeOptions(command: Command, layers: readonly { values: OptionValues; source: OptionSource }[]): OptionValues {
+/** The merged values are checked against the table, so they have the table's types. */
+export function mergeOptions(command: Command, layers: readonly { values: OptionValues; source: OptionSource }[]): Options {
   const out: OptionValues = {};
   let source: OptionSource = { kind: 'library' };
   for (const layer of layers) {
@@ -322,7 +323,7 @@ export function mergeOptions(command: Command, layers: readonly { values: Option
     if (layer.source.kind === 'flag') source = layer.source;
   }
   crossCheck(command, out, source);
-  return out;
+  return out as Options;
 }
 
 /** The help of one subcommand, made from the table. */
@@ -332,11 +333,42 @@ export function helpFor(command: Command, usage: string, about: string): string 
   const left = specs.map((s) => `  --${s.flag}${s.kind === 'boolean' ? '' : ` ${s.arg ?? (s.kind === 'enum' ? s.values!.join('|') : 'VALUE')}`}`);
   const width = Math.min(44, Math.max(...left.map((l) => l.length)) + 2);
   specs.forEach((s, i) => {
-    const extra = [s.default !== undefined ? `default ${s.default}` : '', s.env ? `env ${s.env}` : ''].filter(Boolean).join('; ');
+    const shown = shownDefault(s);
+    const extra = [shown !== undefined ? `default ${shown}` : '', s.env ? `env ${s.env}` : ''].filter(Boolean).join('; ');
     const text = `${s.help}${extra ? ` (${extra})` : ''}`;
     const l = left[i]!;
     lines.push(l.length < width ? `${l.padEnd(width)}${text}` : `${l}\n${' '.repeat(width)}${text}`);
   });
   lines.push('  --help'.padEnd(width) + 'this help');
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Options checked (as `checkOptions` does) and resolved, once: a copy in which every option with a
+ * default in the table has its value, so no module down the line keeps a default of its own
+ * (csv-parse's `normalize_options`). Library entry points take partial options and call this.
+ */
+export function resolveOptions(command: Command, values: object): ResolvedOptions {
+  checkOptions(command, values);
+  const out: OptionValues = { ...(values as OptionValues) };
+  const timeouts = out.timeouts;
+  out.timeouts = timeouts !== null && typeof timeouts === 'object' ? { ...(timeouts as OptionValues) } : {};
+  for (const spec of OPTIONS) {
+    if (spec.default === undefined || getPath(out, spec.key) !== undefined) continue;
+    setPath(out, spec.key, Array.isArray(spec.default) ? [...(spec.default as readonly string[])] : spec.default);
+  }
+  return out as ResolvedOptions;
+}
+
+/** The default of one option, from the table. */
+export function optionDefault<K extends keyof typeof OPTION_DEFAULTS>(key: K): (typeof OPTION_DEFAULTS)[K] {
+  return OPTION_DEFAULTS[key];
+}
+
+/** A setting of the environment only (`ZENDESK_ETL_S3_PART_MB`), checked by its spec; undefined when unset. */
+export function envSetting<K extends keyof OptionTypes>(key: K, env: NodeJS.ProcessEnv): OptionTypes[K] | undefined {
+  const spec = optionSpec(key);
+  const raw = spec.env === undefined ? undefined : env[spec.env];
+  if (raw === undefined || raw === '') return undefined;
+  return coerceOption(spec, raw, { kind: 'env' }) as OptionTypes[K];
 }

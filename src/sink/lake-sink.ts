@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { Checkpoint, isCheckpoint, isSideload, type Item } from '../core/checkpoint.js';
 import { compare, isEmpty, type Frontier, type Segment, type Window } from '../core/delivery.js';
-import { checkOptions } from '../options/normalize.js';
+import { resolveOptions } from '../options/normalize.js';
 import type { TicketRow } from '../flatten/flatten.js';
 import type { Column } from '../schema/ticket-schema.js';
 import type { ExportPosition } from '../core/position.js';
@@ -96,15 +96,15 @@ export class LakeSink extends Writable {
 
   constructor(opts: LakeSinkOptions) {
     super({ objectMode: true, highWaterMark: OBJECT_HIGH_WATER_MARK });
-    checkOptions('export', { maxRowsPerFile: opts.maxRowsPerFile, maxBytesPerFile: opts.maxBytesPerFile, commitIntervalMs: opts.commitIntervalMs });
-    const maxRows = opts.maxRowsPerFile ?? 100_000;
+    const r = resolveOptions('export', { maxRowsPerFile: opts.maxRowsPerFile, maxBytesPerFile: opts.maxBytesPerFile, commitIntervalMs: opts.commitIntervalMs });
+    const maxRows = r.maxRowsPerFile;
     this.#table = opts.table;
     this.#columns = opts.columns;
     this.#schemaVersion = opts.schemaVersion ?? (() => 0);
     this.#window = opts.window;
     this.#maxRows = maxRows;
-    this.#maxBytes = opts.maxBytesPerFile ?? 256 * 1024 * 1024;
-    this.#interval = opts.commitIntervalMs ?? 5 * 60_000;
+    this.#maxBytes = r.maxBytesPerFile;
+    this.#interval = r.commitIntervalMs;
     this.#stats = opts.stats ?? new ExportStats();
     this.#skip = opts.skipDelivered ?? false;
     this.#version = opts.version ?? ((row) => (typeof row.generated_timestamp === 'number' ? row.generated_timestamp : undefined));

@@ -6,6 +6,7 @@ import type { Credentials } from '../auth.js';
 import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import { redactUrl } from '../core/url.js';
 import { VERSION } from '../version.js';
+import { OPTION_DEFAULTS } from '../options/table.js';
 
 /**
  * HTTP for the exporter: undici `request()` on one keep-alive agent, with connect, headers and
@@ -44,9 +45,9 @@ export class ZendeskHttp {
     this.#dispatcher =
       dispatcher ??
       new Agent({
-        connect: { timeout: timeouts.connect ?? 10_000 },
-        headersTimeout: timeouts.headers ?? 120_000,
-        bodyTimeout: timeouts.bodyIdle ?? 60_000,
+        connect: { timeout: timeouts.connect ?? OPTION_DEFAULTS['timeouts.connect'] },
+        headersTimeout: timeouts.headers ?? OPTION_DEFAULTS['timeouts.headers'],
+        bodyTimeout: timeouts.bodyIdle ?? OPTION_DEFAULTS['timeouts.bodyIdle'],
         keepAliveTimeout: 30_000,
         connections: 4,
       });

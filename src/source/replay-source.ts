@@ -14,6 +14,7 @@ import { createPageParser, type PageEvent, type ParserKind } from './page-parser
 import type { ExportPosition } from '../core/position.js';
 import { PAGE_FILE, type RawPageRecord } from './raw-archive.js';
 import type { ZendeskTicket } from '../schema/zendesk-ticket.js';
+import { OPTION_DEFAULTS } from '../options/table.js';
 
 export interface ReplaySourceOptions {
   /** The `--raw` folder an export wrote. */
@@ -57,7 +58,7 @@ export class ReplaySource extends PullSource<ZendeskTicket | Checkpoint> {
   constructor(opts: ReplaySourceOptions) {
     super();
     this.#o = opts;
-    this.#spec = streamSpec(opts.stream ?? 'tickets');
+    this.#spec = streamSpec(opts.stream ?? OPTION_DEFAULTS.stream);
     this.stats = opts.stats ?? new ExportStats();
     const first = opts.ranges?.[0]?.from ?? frontier(0);
     this.#position = { mode: 'time', from: first, reached: first, done: false };
@@ -142,7 +143,7 @@ export class ReplaySource extends PullSource<ZendeskTicket | Checkpoint> {
 
   async #page(page: ArchivedPage, wanted: (id: number, g: number) => boolean, beyond: (id: number, g: number) => boolean): Promise<void> {
     const pending: PageEvent[] = [];
-    const parser = createPageParser(this.#o.parser ?? 'scan', pending);
+    const parser = createPageParser(this.#o.parser ?? OPTION_DEFAULTS.parser, pending);
     const gunzip = createGunzip();
     const piped = pipeline(createReadStream(page.path), gunzip);
     piped.catch(() => undefined); // the same failure surfaces on `gunzip` below

@@ -5,7 +5,8 @@ import { Checkpoint, SideloadRecord, type Item } from '../core/checkpoint.js';
 import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import { ExportStats } from '../core/stats.js';
 import { silentLogger, type Logger } from '../core/log.js';
-import { checkOptions } from '../options/normalize.js';
+import { resolveOptions } from '../options/normalize.js';
+import type { ResolvedOptions } from '../options/table.js';
 import { createRequestGate, limitFamily, type RequestGate } from './limiter.js';
 import { ZendeskHttp, type HttpTimeouts } from './http-client.js';
 import { PullSource } from './pull-source.js';
@@ -83,6 +84,8 @@ export interface TicketSourceOptions {
 export class TicketSource extends PullSource<Item<ZendeskTicket>> {
   readonly stats: ExportStats;
   readonly #opts: TicketSourceOptions;
+  /** The options with their defaults, from the option table. */
+  readonly #resolved: ResolvedOptions;
   readonly #http: ZendeskHttp;
   readonly #gate: RequestGate | undefined;
   readonly #ranges: ExportRange[];
@@ -98,15 +101,16 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
 
   constructor(opts: TicketSourceOptions) {
     super();
-    checkOptions('export', { perPage: opts.perPage, pagination: opts.pagination, rateLimit: opts.rateLimit, retries: opts.retries, maxRetryTimeMs: opts.maxRetryTimeMs, supportTypeScope: opts.supportTypeScope, include: opts.include, parser: opts.parser, redis: opts.redis });
-    const perPage = opts.perPage ?? 1000;
-    const spec = streamSpec(opts.stream ?? 'tickets');
+    const r = resolveOptions('export', { perPage: opts.perPage, pagination: opts.pagination, rateLimit: opts.rateLimit, retries: opts.retries, maxRetryTimeMs: opts.maxRetryTimeMs, minRetryDelayMs: opts.minRetryDelayMs, maxRetryDelayMs: opts.maxRetryDelayMs, supportTypeScope: opts.supportTypeScope, include: opts.include, parser: opts.parser, redis: opts.redis, startTime: opts.startTime });
+    const perPage = r.perPage;
+    const spec = streamSpec(opts.stream ?? r.stream);
     let mode = opts.position?.mode ?? opts.pagination ?? (spec.cursorPath ? 'cursor' : 'time');
     if (mode === 'cursor' && !spec.cursorPath) mode = 'time';
     if (mode === 'time' && !spec.timePath) mode = 'cursor';
     const rate = opts.rateLimit ?? spec.rateLimit[mode];
     this.#spec = spec;
     this.#opts = opts;
+    this.#resolved = r;
     this.#perPage = perPage;
     this.stats = opts.stats ?? new ExportStats();
     this.#http = new ZendeskHttp(opts.origin, opts.credentials, opts.timeouts);
@@ -121,7 +125,7 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
         ? opts.position.done && opts.position.to !== undefined
           ? []
           : [rangeFrom(opts.position)]
-        : [{ from: frontier(opts.startTime ?? 0), to: opts.endTime === undefined ? undefined : frontier(opts.endTime) }];
+        : [{ from: frontier(r.startTime), to: opts.endTime === undefined ? undefined : frontier(opts.endTime) }];
     if (this.#ranges.length === 0) this.#ranges.push({ from: opts.position?.reached ?? frontier(0), to: opts.position?.reached ?? frontier(0) });
     this.#paginator = this.#paginatorFor(this.#ranges[0]!);
   }
@@ -218,7 +222,7 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
     else q.set('start_time', String(req.startTime ?? 0));
     q.set('per_page', String(this.#perPage));
     if (this.#spec.ticketFilters) {
-      q.set('support_type_scope', o.supportTypeScope ?? 'all');
+      q.set('support_type_scope', this.#resolved.supportTypeScope);
       if (o.excludeDeleted) q.set('exclude_deleted', 'true');
     }
     const include = o.include ?? this.#spec.defaultInclude;
@@ -229,7 +233,7 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
 
   /** Fetch, stream and complete one page, retrying as needed. */
   async #page(req: PageRequest): Promise<'next' | 'done' | 'switched-to-cursor'> {
-    const o = this.#opts;
+    const r = this.#resolved;
     const url = this.#query(req);
     let attempt = 0;
     const meta = await pRetry(
@@ -238,10 +242,10 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
         return this.#attempt(url, attempt);
       },
       {
-        retries: o.retries ?? 8,
-        maxRetryTime: o.maxRetryTimeMs ?? 15 * 60_000,
-        minTimeout: o.minRetryDelayMs ?? 1000,
-        maxTimeout: o.maxRetryDelayMs ?? 60_000,
+        retries: r.retries,
+        maxRetryTime: r.maxRetryTimeMs,
+        minTimeout: r.minRetryDelayMs,
+        maxTimeout: r.maxRetryDelayMs,
         factor: 2,
         randomize: true,
         signal: this.#abort.signal,
@@ -302,7 +306,7 @@ export class TicketSource extends PullSource<Item<ZendeskTicket>> {
     const includes = new Set(this.#opts.include ?? []);
     const key = this.#spec.key;
     const pending: PageEvent[] = [];
-    const parser = createPageParser(this.#opts.parser ?? 'scan', pending);
+    const parser = createPageParser(this.#resolved.parser, pending);
     try {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         stats.bytes += chunk.length;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
-import { checkOptions } from '../options/normalize.js';
+import { resolveOptions } from '../options/normalize.js';
 import type { RowFileWriter } from '../format/file-writers.js';
 import { duckdbConnection, sqlString } from '../format/duckdb-parquet.js';
 import { LocalStorage } from '../storage/local-storage.js';
@@ -46,9 +46,9 @@ export interface CompactResult {
  * by DuckDB (the optional @duckdb/node-api); NDJSON files are concatenated.
  */
 export async function compactTable(opts: CompactOptions): Promise<CompactResult> {
-  checkOptions('compact', { minFiles: opts.minFiles, targetBytes: opts.targetBytes, table: opts.table });
-  const minFiles = opts.minFiles ?? 8;
-  const target = opts.targetBytes ?? 256 * 1024 * 1024;
+  const r = resolveOptions('compact', { minFiles: opts.minFiles, targetBytes: opts.targetBytes, table: opts.table });
+  const minFiles = r.minFiles;
+  const target = r.targetBytes;
   const storage: Storage = typeof opts.out === 'string' ? await openStorage(opts.out) : opts.out;
   const name = opts.table ?? 'tickets';
   const table = await LakeTable.open({ storage, name, onStep: opts.onCommitStep });

@@ -3,6 +3,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Window } from '../core/delivery.js';
+import { OPTION_DEFAULTS, optionSpec } from '../options/table.js';
 import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import { formatTime } from '../core/time.js';
 import type { Storage } from '../storage/storage.js';
@@ -49,12 +50,12 @@ export interface LeaseRecord {
 }
 
 export const LEASE_DIR = '_zde/leases';
-const DEFAULT_TTL_MS = 120_000;
+const TTL = optionSpec('leaseTtlMs');
 
 /** A lease's time to live: 2 minutes, or `ZENDESK_ETL_LEASE_TTL_MS` (tests, and storage slow to answer). */
 function ttlFromEnv(): number {
-  const v = Number(process.env.ZENDESK_ETL_LEASE_TTL_MS);
-  return Number.isInteger(v) && v >= 1000 ? v : DEFAULT_TTL_MS;
+  const v = Number(process.env[TTL.env!]);
+  return Number.isInteger(v) && v >= TTL.min! ? v : OPTION_DEFAULTS.leaseTtlMs;
 }
 
 /** Clocks of two machines may differ: a lease is taken for dead this long after it expires (at most 30 s). */

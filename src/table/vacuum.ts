@@ -1,4 +1,4 @@
-import { checkOptions } from '../options/normalize.js';
+import { resolveOptions } from '../options/normalize.js';
 import { openStorage } from '../storage/open-storage.js';
 import type { Storage } from '../storage/storage.js';
 import { LOG_DIR } from './delta-log.js';
@@ -37,8 +37,8 @@ export interface VacuumResult {
  * before its fence is in the log, and stays.
  */
 export async function vacuumTable(opts: VacuumOptions): Promise<VacuumResult> {
-  checkOptions('vacuum', { retentionHours: opts.retentionHours, dryRun: opts.dryRun, table: opts.table });
-  const hours = opts.retentionHours ?? 168;
+  const r = resolveOptions('vacuum', { retentionHours: opts.retentionHours, dryRun: opts.dryRun, table: opts.table });
+  const hours = r.retentionHours;
   const storage: Storage = typeof opts.out === 'string' ? await openStorage(opts.out) : opts.out;
   const name = opts.table ?? 'tickets';
   const table = await LakeTable.open({ storage, name, onStep: opts.onCommitStep });

@@ -22,7 +22,7 @@ export async function checkCommand(args: string[], io: CliIo): Promise<number> {
     about: 'Check the connection: the origin answers, the credentials (from the environment) are accepted, and the role\ncan use the incremental exports. Exit 0 when all is well, 4 when the credentials are refused, 1 otherwise.',
   });
   if (typeof ctx === 'number') return ctx;
-  const o = ctx.options as { subdomain?: string; baseUrl?: string; json?: boolean };
+  const o = ctx.options;
   const origin = resolveOrigin({ subdomain: o.subdomain, baseUrl: o.baseUrl }, { subdomain: '--subdomain', baseUrl: '--base-url' });
   const credentials = ctx.credentials();
   const http = new ZendeskHttp(origin, credentials, { connect: 10_000, headers: 30_000, bodyIdle: 30_000 });

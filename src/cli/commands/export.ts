@@ -27,7 +27,7 @@ export async function exportCommand(args: string[], io: CliIo): Promise<number> 
   if (stream === undefined) throw missingOption('STREAM', `the stream to export, one of ${STREAM_NAMES.join(', ')} (zendesk-etl export tickets --out LAKE)`);
   if (!(STREAM_NAMES as readonly string[]).includes(stream)) throw invalidOption('STREAM', `one of ${STREAM_NAMES.join(', ')} (zendesk-etl export tickets --out LAKE)`, stream);
   if (ctx.positionals.length > 1) throw invalidOption('arguments', 'one stream', ctx.positionals.slice(1).join(' '));
-  const o = ctx.options as Partial<ExportTicketsOptions> & { subdomain?: string; baseUrl?: string; out?: string };
+  const o = ctx.options;
   if (o.out === undefined) throw missingOption('--out', 'where the table goes: a folder or s3://BUCKET/PREFIX for the lake, or - for NDJSON on stdout');
   const origin = resolveOrigin({ subdomain: o.subdomain, baseUrl: o.baseUrl }, ACCOUNT);
   const { subdomain: _subdomain, baseUrl: _baseUrl, ...rest } = o;
@@ -54,7 +54,7 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
   if (typeof ctx === 'number') return ctx;
   const rawDir = ctx.positionals[0];
   if (rawDir === undefined) throw missingOption('DIR', 'the raw archive folder that export --raw DIR wrote (zendesk-etl replay DIR --out LAKE)');
-  const o = ctx.options as Partial<ReplayTicketsOptions>;
+  const o = ctx.options;
   if (o.out === undefined) throw missingOption('--out', 'where the table goes: a folder or s3://BUCKET/PREFIX for the lake');
   // The archive is looked for before the lake is opened: a wrong DIR creates nothing.
   const archive = await findRawArchive(rawDir, 'tickets');

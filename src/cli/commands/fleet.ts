@@ -31,7 +31,7 @@ export async function fleetCommand(args: string[], io: CliIo): Promise<number> {
   if (action !== 'enqueue' && action !== 'status') throw invalidOption('ACTION', `"enqueue" or "status" (${FLEET_USAGE})`, action);
   if (ctx.positionals.length > 0) throw invalidOption('arguments', `none after fleet ${action}`, ctx.positionals.join(' '));
   const redis = redisOf(ctx, FLEET_USAGE);
-  const o = ctx.options as { config?: string; queue?: string; attempts?: number; backoffSeconds?: number; run?: string; json?: boolean };
+  const o = ctx.options;
   if (action === 'enqueue') {
     if (o.config === undefined) throw missingOption('--config', 'the fleet file (zendesk-etl fleet enqueue --config FLEET.json)');
     const r = await enqueueFleet({ redis, fleet: o.config, queue: o.queue, attempts: o.attempts, backoffSeconds: o.backoffSeconds, run: o.run, log: ctx.log });
@@ -78,7 +78,7 @@ export async function workerCommand(args: string[], io: CliIo): Promise<number> 
   if (typeof ctx === 'number') return ctx;
   if (ctx.positionals.length > 0) throw invalidOption('arguments', 'none (zendesk-etl worker --redis URL)', ctx.positionals.join(' '));
   const redis = redisOf(ctx, usage);
-  const o = ctx.options as { queue?: string; concurrency?: number; lockSeconds?: number; exitWhenDrained?: boolean };
+  const o = ctx.options;
   const s = await runWorker({ redis, queue: o.queue, concurrency: o.concurrency, lockSeconds: o.lockSeconds, exitWhenDrained: o.exitWhenDrained, signal: io.signal, env: ctx.env, log: ctx.log });
   const fields = { completed: s.completed, failed: s.failed, retrying: s.retrying, requeued: s.requeued, wall_ms: s.wallMs, cpu_ms: s.cpuMs, peak_rss_mb: s.peakRssMb };
   ctx.log.info(`worker stopped: ${s.completed} jobs done, ${s.failed} failed for good, ${s.retrying} to run again, ${s.requeued} put back in the queue`, fields);

@@ -44,7 +44,7 @@ export async function compactCommand(args: string[], io: CliIo): Promise<number>
   });
   if (typeof ctx === 'number') return ctx;
   const { storage, table } = await target(ctx, 'compact');
-  const r = await compactTable({ out: storage, table, minFiles: ctx.options.minFiles as number | undefined, targetBytes: ctx.options.targetBytes as number | undefined, onCommitStep: stepHooks(io.env) });
+  const r = await compactTable({ out: storage, table, minFiles: ctx.options.minFiles, targetBytes: ctx.options.targetBytes, onCommitStep: stepHooks(io.env) });
   ctx.log.info(`compacted ${r.partitions} partitions: ${r.filesBefore} files -> ${r.filesAfter} (${r.rows} rows rewritten in ${r.commits} commits)`, ctx.options.logFormat === 'json' ? { ...r } : undefined);
   return EXIT.OK;
 }
@@ -59,7 +59,7 @@ export async function vacuumCommand(args: string[], io: CliIo): Promise<number> 
   if (typeof ctx === 'number') return ctx;
   const { storage, table } = await target(ctx, 'vacuum', { allowUnlogged: true });
   const dryRun = ctx.options.dryRun === true;
-  const r = await vacuumTable({ out: storage, table, retentionHours: ctx.options.retentionHours as number | undefined, dryRun, onCommitStep: stepHooks(io.env) });
+  const r = await vacuumTable({ out: storage, table, retentionHours: ctx.options.retentionHours, dryRun, onCommitStep: stepHooks(io.env) });
   ctx.log.info(`vacuum: ${dryRun ? 'would delete' : 'deleted'} ${r.deleted.length} files (${r.bytes} bytes)${r.abortedUploads ? `, aborted ${r.abortedUploads} unfinished uploads` : ''}`, ctx.options.logFormat === 'json' ? { files: r.deleted.length, bytes: r.bytes, aborted_uploads: r.abortedUploads } : undefined);
   if (dryRun) for (const f of r.deleted) io.stdout.write(`${f}\n`);
   return EXIT.OK;

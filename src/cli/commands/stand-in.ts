@@ -1,6 +1,7 @@
 import { MockZendesk, type MockZendeskOptions } from '../../mock/server.js';
 import { EXIT, prepare, type CliIo } from '../context.js';
 import { exportCommand } from './export.js';
+import { OPTION_DEFAULTS } from '../../options/table.js';
 
 /** `zendesk-etl mock-server`: the Zendesk stand-in on loopback, for offline pipeline tests. */
 export async function mockCommand(args: string[], io: CliIo): Promise<number> {
@@ -12,17 +13,17 @@ export async function mockCommand(args: string[], io: CliIo): Promise<number> {
   if (typeof ctx === 'number') return ctx;
   const o = ctx.options;
   const mockOpts: MockZendeskOptions = {
-    tickets: (o.tickets as number | undefined) ?? 10_000,
-    seed: o.seed as number | undefined,
-    rateLimit: o.rateLimit as number | undefined,
-    hugeEvery: o.hugeEvery as number | undefined,
-    hugeDescriptionBytes: o.hugeBytes as number | undefined,
+    tickets: o.tickets ?? 10_000,
+    seed: o.seed,
+    rateLimit: o.rateLimit,
+    hugeEvery: o.hugeEvery,
+    hugeDescriptionBytes: o.hugeBytes,
     cacheRendered: o.cache === true,
     gzip: o.identity !== true,
-    faultRate: o.faultRate as number | undefined,
+    faultRate: o.faultRate,
   };
   const mock = new MockZendesk(mockOpts);
-  const url = await mock.start((o.port as number | undefined) ?? 0);
+  const url = await mock.start(o.port ?? OPTION_DEFAULTS.port);
   io.stdout.write(
     `Zendesk stand-in listening on ${url} with ${mockOpts.tickets} tickets\n` +
       `It accepts its own test credentials (not secrets):\n` +
@@ -45,9 +46,9 @@ export async function demoCommand(args: string[], io: CliIo): Promise<number> {
     about: 'Start the built-in Zendesk stand-in and backfill it into a local lake, with progress (what npm start runs).',
   });
   if (typeof ctx === 'number') return ctx;
-  const tickets = (ctx.options.tickets as number | undefined) ?? 50_000;
-  const out = (ctx.options.out as string | undefined) ?? 'lake';
-  const format = (ctx.options.format as string | undefined) ?? 'parquet';
+  const tickets = ctx.options.tickets ?? 50_000;
+  const out = ctx.options.out ?? 'lake';
+  const format = ctx.options.format ?? 'parquet';
   // An account whose 30 days of history end at the start of this hour (more than a minute ago, as
   // Zendesk's floor on start_time wants): an open-ended export runs toward now, so the bar and the
   // ETA measure real progress. Within the hour, the same data comes back.
@@ -60,7 +61,7 @@ export async function demoCommand(args: string[], io: CliIo): Promise<number> {
     delete env.ZENDESK_OAUTH_TOKEN;
     delete env.ZENDESK_SUBDOMAIN;
     delete env.ZENDESK_BASE_URL;
-    const shared = ['--log-format', String(ctx.options.logFormat ?? 'text'), ...(ctx.quiet ? ['--quiet'] : [])];
+    const shared = ['--log-format', String(ctx.options.logFormat ?? OPTION_DEFAULTS.logFormat), ...(ctx.quiet ? ['--quiet'] : [])];
     const code = await exportCommand(['tickets', '--base-url', url, '--rate-limit', '0', '--format', format, '--out', out, '--partition-by', 'updated_at:year', ...shared], { ...io, env });
     if (code === EXIT.OK) {
       const glob = format === 'parquet' ? `${out}/tickets/**/*.parquet` : `${out}/tickets/**/*.ndjson`;

@@ -6,7 +6,8 @@ import type { PendingFile } from '../../storage/storage.js';
 import { ColumnBatchBuilder, batchMemory, transferList } from './columnar/batch.js';
 import { EncoderPool, type EncoderClient, type EncoderLink, type EncoderThreads } from './encoder-pool.js';
 import type { EncoderFault, FromEncoder, ParquetCompression } from './encoder-protocol.js';
-import { writeError, type RowFileWriter, type RowFormat } from '../file-writers.js';
+import { DEFAULT_CODEC, writeError, type RowFileWriter, type RowFormat } from '../file-writers.js';
+import { ROW_GROUP_ROWS } from '../../options/table.js';
 
 /**
  * The default Parquet engine: arrow-rs compiled to WebAssembly (parquet-wasm), encoding on a thread of
@@ -108,7 +109,7 @@ class WasmParquetWriter implements RowFileWriter, EncoderClient {
     this.#pool = opts.pool ?? EncoderPool.shared();
     this.#queue = Math.max(1, opts.queue ?? 2);
     this.#stallMs = opts.stallTimeoutMs ?? 120_000;
-    this.#builder = new ColumnBatchBuilder(columns, { maxRows: Math.min(opts.rowGroupSize ?? 100_000, 100_000), maxBytes: opts.batchBytes ?? 4 * MIB });
+    this.#builder = new ColumnBatchBuilder(columns, { maxRows: Math.min(opts.rowGroupSize ?? ROW_GROUP_ROWS.wasm, 100_000), maxBytes: opts.batchBytes ?? 4 * MIB });
   }
 
   static async open(file: PendingFile, columns: readonly Column[], opts: WasmParquetOptions): Promise<WasmParquetWriter> {
@@ -127,8 +128,8 @@ class WasmParquetWriter implements RowFileWriter, EncoderClient {
       options: {
         where: file.where,
         columns: columns.map((c) => ({ ...c })),
-        compression: opts.compression ?? 'SNAPPY',
-        maxRowGroupRows: opts.rowGroupSize ?? 100_000,
+        compression: opts.compression ?? DEFAULT_CODEC,
+        maxRowGroupRows: opts.rowGroupSize ?? ROW_GROUP_ROWS.wasm,
         maxRowGroupBytes: opts.rowGroupBytes ?? 16 * MIB,
         maxUnackedBytes: opts.maxUnackedBytes ?? 8 * MIB,
         fault: opts.fault,

@@ -3,7 +3,9 @@ import { AbortMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
 import { ErrorCodes, ZendeskEtlError } from '../../core/errors.js';
 import type { PendingFile, Storage, StoredObject } from '../storage.js';
 import { S3PendingFile } from './pending-file.js';
-import { endpointFromEnv, endpointFromProfile, envNumber, isLocalOrIp, optionError, requireRegion } from './endpoint.js';
+import { envSetting } from '../../options/normalize.js';
+import { OPTION_DEFAULTS } from '../../options/table.js';
+import { endpointFromEnv, endpointFromProfile, isLocalOrIp, optionError, requireRegion } from './endpoint.js';
 import { errorName, httpStatus, s3Error, secretsOf } from './errors.js';
 
 /**
@@ -25,7 +27,7 @@ import { errorName, httpStatus, s3Error, secretsOf } from './errors.js';
  */
 
 /** The defaults: 8 MiB parts, 2 in flight plus one filling: 24 MiB of buffers per file being written, at most. */
-export const S3_DEFAULTS = { partSizeBytes: 8 * 1024 * 1024, queueSize: 2, maxAttempts: 6 } as const;
+export const S3_DEFAULTS = { partSizeBytes: OPTION_DEFAULTS.s3PartSizeBytes, queueSize: OPTION_DEFAULTS.s3QueueSize, maxAttempts: 6 } as const;
 export const MiB = 1024 * 1024;
 const MIN_PART_SIZE = 5 * MiB;
 /** How often a commit is tried again after 409 ConditionalRequestConflict (a concurrent conditional write to the key was in progress). */
@@ -82,9 +84,9 @@ export class S3Storage implements Storage {
    */
   static async open(o: S3StorageOptions): Promise<S3Storage> {
     const env = o.env ?? process.env;
-    const partSizeBytes = o.partSizeBytes ?? envNumber(env, 'ZENDESK_ETL_S3_PART_MB', 5, 5 * 1024, MiB) ?? S3_DEFAULTS.partSizeBytes;
+    const partSizeBytes = o.partSizeBytes ?? envSetting('s3PartSizeBytes', env) ?? S3_DEFAULTS.partSizeBytes;
     if (!Number.isInteger(partSizeBytes) || partSizeBytes < MIN_PART_SIZE) throw optionError('partSizeBytes', `a whole number of bytes >= ${MIN_PART_SIZE} (S3's smallest part)`, partSizeBytes);
-    const queueSize = o.queueSize ?? envNumber(env, 'ZENDESK_ETL_S3_QUEUE', 1, 64, 1) ?? S3_DEFAULTS.queueSize;
+    const queueSize = o.queueSize ?? envSetting('s3QueueSize', env) ?? S3_DEFAULTS.queueSize;
     if (!Number.isInteger(queueSize) || queueSize < 1 || queueSize > 64) throw optionError('queueSize', 'a whole number from 1 to 64', queueSize);
     const endpoint = endpointFromEnv(env) ?? (await endpointFromProfile());
     const pathStyle = o.forcePathStyle === true || (endpoint !== undefined && isLocalOrIp(endpoint.url));

@@ -7,15 +7,6 @@ interface Endpoint {
   from: string;
 }
 
-/** A whole number from an environment variable, times `unit`; undefined when unset. */
-export function envNumber(env: NodeJS.ProcessEnv, name: string, min: number, max: number, unit: number): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || n < min || n > max) throw optionError(name, `a whole number from ${min} to ${max}`, raw);
-  return n * unit;
-}
-
 export function optionError(option: string, expected: string, value: unknown): ZendeskEtlError {
   return new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `${option} must be ${expected}, got ${JSON.stringify(value)}`, { option, value });
 }

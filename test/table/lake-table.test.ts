@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { frontier } from '../src/core/delivery.js';
-import { METADATA_COLUMNS, TICKET_COLUMNS } from '../src/schema/ticket-schema.js';
-import { LocalStorage } from '../src/storage/local-storage.js';
-import type { PendingFile, Storage, StoredObject } from '../src/storage/storage.js';
-import { LakeTable } from '../src/table/lake-table.js';
-import { dataFiles, readLog, tempDir } from './helpers.js';
+import { frontier } from '../../src/core/delivery.js';
+import { METADATA_COLUMNS, TICKET_COLUMNS } from '../../src/schema/ticket-schema.js';
+import { LocalStorage } from '../../src/storage/local-storage.js';
+import type { PendingFile, Storage, StoredObject } from '../../src/storage/storage.js';
+import { LakeTable } from '../../src/table/lake-table.js';
+import { dataFiles, readLog, tempDir } from '../helpers.js';
 
 /** A folder whose next commit put lands but answers with an error (a timeout), and whose reads may fail too. */
 class LostAnswers implements Storage {

@@ -6,12 +6,12 @@
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes } from '../src/core/errors.js';
-import { LocalStorage } from '../src/storage/local-storage.js';
-import type { Storage } from '../src/storage/storage.js';
-import { commitKey, type Action } from '../src/table/delta-log.js';
-import { TableLog } from '../src/table/table-log.js';
-import { tempDir } from './helpers.js';
+import { ErrorCodes } from '../../src/core/errors.js';
+import { LocalStorage } from '../../src/storage/local-storage.js';
+import type { Storage } from '../../src/storage/storage.js';
+import { commitKey, type Action } from '../../src/table/delta-log.js';
+import { TableLog } from '../../src/table/table-log.js';
+import { tempDir } from '../helpers.js';
 
 const commit = (v: number): Action[] => [
   { add: { path: `part-${v}.parquet`, partitionValues: {}, size: 100 + v, modificationTime: 1, dataChange: true } },

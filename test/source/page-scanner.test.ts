@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ZendeskEtlError } from '../src/core/errors.js';
-import { decodeJsonString } from '../src/source/large-strings.js';
-import { LARGE_STRING_BYTES, PageScanner, type PageScannerOptions } from '../src/source/page-scanner.js';
+import { ZendeskEtlError } from '../../src/core/errors.js';
+import { decodeJsonString } from '../../src/source/large-strings.js';
+import { LARGE_STRING_BYTES, PageScanner, type PageScannerOptions } from '../../src/source/page-scanner.js';
 
 // ------------------------------------------------------------------ helpers
 

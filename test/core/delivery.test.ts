@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Ledger, compare, contains, frontier, overlaps, type Frontier, type Segment } from '../src/core/delivery.js';
+import { Ledger, compare, contains, frontier, overlaps, type Frontier, type Segment } from '../../src/core/delivery.js';
 
 /** A stream of versions, sorted by version timestamp (ties: several ids share one g). */
 type Version = { id: number; g: number };

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ZendeskEtlError } from '../src/core/errors.js';
-import { createPageParser, type PageEvent, type ParserKind } from '../src/source/page-parser.js';
-import { LARGE_STRING_BYTES, type PageScannerOptions } from '../src/source/page-scanner.js';
+import { ZendeskEtlError } from '../../src/core/errors.js';
+import { createPageParser, type PageEvent, type ParserKind } from '../../src/source/page-parser.js';
+import { LARGE_STRING_BYTES, type PageScannerOptions } from '../../src/source/page-scanner.js';
 
 /** Parse `bytes` fed in the given chunk sizes; returns the events, or the error. */
 function parse(kind: ParserKind, bytes: Buffer, cuts: number[] = [], options?: PageScannerOptions): { events?: PageEvent[]; error?: ZendeskEtlError } {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Ledger, frontier, isEmpty, type ExportRange, type Segment } from '../src/core/delivery.js';
-import { Paginator, rangeFrom, type ExportPosition, type PageMeta, type PageRequest, type PaginationMode } from '../src/source/pagination.js';
+import { Ledger, frontier, isEmpty, type ExportRange, type Segment } from '../../src/core/delivery.js';
+import { Paginator, rangeFrom, type ExportPosition, type PageMeta, type PageRequest, type PaginationMode } from '../../src/source/pagination.js';
 
 /**
  * Model-based tests of the pagination core: random runs against a reference model of Zendesk's two

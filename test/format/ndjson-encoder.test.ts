@@ -4,9 +4,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { TicketRow } from '../src/flatten/flatten.js';
-import { toJsonLine } from '../src/flatten/json-line.js';
-import { NdjsonEncoder } from '../src/format/ndjson-encoder.js';
+import type { TicketRow } from '../../src/flatten/flatten.js';
+import { toJsonLine } from '../../src/flatten/json-line.js';
+import { NdjsonEncoder } from '../../src/format/ndjson-encoder.js';
 
 function encode(rows: readonly TicketRow[], size: number): Buffer {
   const enc = new NdjsonEncoder(size);

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { coerce, flattenRecord, flattenTicket, type TicketRow } from '../src/flatten/flatten.js';
-import { FlattenStream } from '../src/flatten/flatten-stream.js';
-import { FieldCatalog, parseTicketFields } from '../src/schema/custom-fields.js';
-import { TICKET_COLUMNS } from '../src/schema/ticket-schema.js';
-import { STREAMS, sideloadColumns } from '../src/streams.js';
+import { coerce, flattenRecord, flattenTicket, type TicketRow } from '../../src/flatten/flatten.js';
+import { FlattenStream } from '../../src/flatten/flatten-stream.js';
+import { FieldCatalog, parseTicketFields } from '../../src/schema/custom-fields.js';
+import { TICKET_COLUMNS } from '../../src/schema/ticket-schema.js';
+import { STREAMS, sideloadColumns } from '../../src/streams.js';
 
 const catalog = new FieldCatalog([
   { id: 1, type: 'checkbox', title: 'VIP' },
@@ -290,7 +290,7 @@ describe('real payloads: the gaps closed', () => {
 
 describe('progress', () => {
   it('draws a bar and a human duration', async () => {
-    const { bar, duration } = await import('../src/cli/progress.js');
+    const { bar, duration } = await import('../../src/cli/progress.js');
     expect(bar(0.31)).toBe('[######--------------] 31%');
     expect(bar(2)).toBe('[####################] 100%');
     expect(duration(59)).toBe('59s');

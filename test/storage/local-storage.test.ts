@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes } from '../src/core/errors.js';
-import { storageError } from '../src/storage/local-storage.js';
-import { mockEnv, runCli, startMock } from './helpers.js';
+import { ErrorCodes } from '../../src/core/errors.js';
+import { storageError } from '../../src/storage/local-storage.js';
+import { mockEnv, runCli, startMock } from '../helpers.js';
 
 function errno(code: string, message: string, path: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: ${message}, mkdir '${path}'`), { code, path, syscall: 'mkdir' });

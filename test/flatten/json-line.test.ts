@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { flattenTicket, type TicketRow } from '../src/flatten/flatten.js';
-import { toJsonLine, toJsonText } from '../src/flatten/json-line.js';
-import { FieldCatalog } from '../src/schema/custom-fields.js';
+import { flattenTicket, type TicketRow } from '../../src/flatten/flatten.js';
+import { toJsonLine, toJsonText } from '../../src/flatten/json-line.js';
+import { FieldCatalog } from '../../src/schema/custom-fields.js';
 
 describe('toJsonLine', () => {
   it('writes a bigint as the exact digits of a JSON number', () => {

@@ -6,7 +6,8 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { Progress } from '../src/cli/progress.js';
 import { OPTIONS } from '../src/options/table.js';
 import { ExportStats } from '../src/core/stats.js';
-import { checkExactlyOnce, dataFiles, lakeVersions, mockEnv, readLog, runCli, spawnCli, startMock, tempDir, tokenCredentials } from './helpers.js';
+import { dataFiles, lakeVersions, mockEnv, runCli, spawnCli, startMock, tempDir, tokenCredentials } from './helpers.js';
+import { checkExactlyOnce, readLog } from './support/lake-oracle.js';
 
 const COMMANDS = ['export', 'replay', 'compact', 'vacuum', 'check', 'state', 'mock-server', 'demo'] as const;
 

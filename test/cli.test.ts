@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkExactlyOnce, lakeVersions, mockEnv, runCli, spawnCli, startMock, tempDir } from './helpers.js';
+import { lakeVersions, mockEnv, runCli, spawnCli, startMock, tempDir } from './helpers.js';
+import { checkExactlyOnce } from './support/lake-oracle.js';
 
 describe('CLI: zendesk-etl export tickets', () => {
   it('exports the stand-in completely in both modes and both formats, exit 0', async () => {

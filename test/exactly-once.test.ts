@@ -3,16 +3,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ZendeskEtlError } from '../src/core/errors.js';
 import { exportTickets } from '../src/export.js';
-import type { MockZendesk } from '../src/mock/server.js';
 import { ParquetFormat, type RowFileWriter, type RowFormat } from '../src/format/file-writers.js';
 import type { TableStep } from '../src/table/lake-table.js';
-import { committedRows, expectTableExact, listFiles, mockEnv, readLog, spawnCli, startMock, tempDir, tokenCredentials } from './helpers.js';
-
-function exportArgs(mock: MockZendesk, out: string, format: string, mode: string): string[] {
-  return ['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--format', format, '--pagination', mode, '--per-page', '200', '--max-rows-per-file', '600', '--log-level', 'warn'];
-}
-
-
+import { listFiles, mockEnv, spawnCli, startMock, tempDir, tokenCredentials, exportArgs } from './helpers.js';
+import { committedRows, expectTableExact, readLog } from './support/lake-oracle.js';
 
 describe('exactly once at each step of a commit', () => {
   const steps: TableStep[] = ['lease-noted', 'file-promoted', 'committed'];

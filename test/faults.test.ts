@@ -4,7 +4,8 @@ import { ZendeskEtlError } from '../src/core/errors.js';
 import { exportTickets } from '../src/export.js';
 import { ALL_FAULTS, type FaultKind } from '../src/mock/server.js';
 import { TicketSource, type ZendeskTicket } from '../src/source/ticket-source.js';
-import { checkExactlyOnce, lakeVersions, startMock, tempDir, tokenCredentials } from './helpers.js';
+import { lakeVersions, startMock, tempDir, tokenCredentials } from './helpers.js';
+import { checkExactlyOnce } from './support/lake-oracle.js';
 
 const FAST = { rateLimit: 0, minRetryDelayMs: 1, maxRetryDelayMs: 20, timeouts: { bodyIdle: 400, headers: 2000, connect: 2000 } } as const;
 /** Timeouts no busy machine reaches: only the fault under test makes a request fail. */

@@ -1,8 +1,9 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectTableExact, lakeVersions, mockEnv, readLog, runCli, spawnCli, startMock, tempDir, checkExactlyOnce } from './helpers.js';
+import { lakeVersions, mockEnv, runCli, spawnCli, startMock, tempDir } from './helpers.js';
 import { SCENARIOS, runScenario } from './support/fencing-scenarios.js';
+import { checkExactlyOnce, expectTableExact, readLog } from './support/lake-oracle.js';
 
 /**
  * Exactly once when a writer pauses past its lease (issue 17), in a folder lake: each scenario

@@ -1,10 +1,10 @@
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { expect, onTestFinished } from 'vitest';
+import { onTestFinished } from 'vitest';
 import { Credentials } from '../src/auth.js';
 import { main } from '../src/cli/main.js';
 import { MockZendesk, type MockZendeskOptions } from '../src/mock/server.js';
@@ -124,46 +124,12 @@ export async function lakeVersions(out: string, format: 'parquet' | 'ndjson'): P
   return rows.map((r) => `${String(r.id)}:${String(r.g)}`);
 }
 
-/** Compare delivered versions with the stand-in's expected set: nothing missing, nothing twice. */
-export function checkExactlyOnce(got: readonly string[], expected: readonly { id: number; generated_timestamp: number }[], history?: readonly { id: number; generated_timestamp: number }[]): { missing: string[]; duplicates: string[]; unknown: string[] } {
-  const seen = new Map<string, number>();
-  for (const k of got) seen.set(k, (seen.get(k) ?? 0) + 1);
-  const missing = expected.map((e) => `${e.id}:${e.generated_timestamp}`).filter((k) => !seen.has(k));
-  const duplicates = [...seen].filter(([, n]) => n > 1).map(([k]) => k);
-  const known = new Set((history ?? expected).map((e) => `${e.id}:${e.generated_timestamp}`));
-  const unknown = [...seen.keys()].filter((k) => !known.has(k));
-  return { missing, duplicates, unknown };
-}
-
 export async function readJson<T>(path: string): Promise<T> {
   return JSON.parse(await readFile(path, 'utf8')) as T;
 }
 
 export async function fileMode(path: string): Promise<number> {
   return (await stat(path)).mode & 0o777;
-}
-
-/** A table's log, read here with no code of the package: active files, committed rows, commits. */
-export async function readLog(out: string, table = 'tickets'): Promise<{ versions: number; files: string[]; rows: number; commits: Record<string, unknown>[] }> {
-  const dir = join(out, table, '_delta_log');
-  let names: string[];
-  try {
-    names = (await readdir(dir)).filter((n) => /^\d{20}\.json$/.test(n)).sort();
-  } catch {
-    return { versions: 0, files: [], rows: 0, commits: [] };
-  }
-  const files = new Map<string, number>();
-  const commits: Record<string, unknown>[] = [];
-  for (const name of names) {
-    for (const line of (await readFile(join(dir, name), 'utf8')).split('\n')) {
-      if (line.trim() === '') continue;
-      const a = JSON.parse(line) as { add?: { path: string; stats?: string }; remove?: { path: string }; commitInfo?: Record<string, unknown> };
-      if (a.add) files.set(a.add.path, Number((JSON.parse(a.add.stats ?? '{}') as { numRecords?: number }).numRecords ?? 0));
-      if (a.remove) files.delete(a.remove.path);
-      if (a.commitInfo) commits.push(a.commitInfo);
-    }
-  }
-  return { versions: names.length, files: [...files.keys()].sort(), rows: [...files.values()].reduce((s, n) => s + n, 0), commits };
 }
 
 /** The data files below a table's folder (not its log, leases or anything else beginning with `_`). */
@@ -178,25 +144,7 @@ export async function deltaVersions(out: string, table = 'tickets', version = 'g
   return rows.map((r) => `${String(r.id)}:${String(r.v)}`);
 }
 
-/**
- * The table holds every version the stand-in has once, as a glob reader (DuckDB) and, for Parquet,
- * a Delta reader (chDB) see it; and the data files on disk are exactly those its log holds.
- * With `scope`, only the versions of that window are expected (and nothing else may be there).
- */
-export async function expectTableExact(out: string, mock: MockZendesk, opts: { format?: 'parquet' | 'ndjson'; scope?: { startTime?: number; endTime?: number } } = {}): Promise<void> {
-  const format = opts.format ?? 'parquet';
-  const want = mock.expectedTickets(opts.scope ?? {});
-  const reads: [string, string[]][] = [['glob', await lakeVersions(out, format)]];
-  if (format === 'parquet') reads.push(['delta', await deltaVersions(out)]);
-  for (const [reader, got] of reads) {
-    const r = checkExactlyOnce(got, want, opts.scope ? want : mock.history);
-    expect({ reader, missing: r.missing.slice(0, 5), duplicates: r.duplicates.slice(0, 5), unknown: r.unknown.slice(0, 5) }).toEqual({ reader, missing: [], duplicates: [], unknown: [] });
-  }
-  const onDisk = (await dataFiles(join(out, 'tickets'))).map((f) => f.slice(join(out, 'tickets').length + 1)).sort();
-  expect(onDisk).toEqual((await readLog(out)).files);
-}
-
-/** Rows the table's log says are committed. */
-export async function committedRows(out: string, table = 'tickets'): Promise<number> {
-  return (await readLog(out, table)).rows;
+/** The arguments of an export from the stand-in into a lake, in small pages and files (the scenario suites). */
+export function exportArgs(mock: MockZendesk, out: string, format: string, mode: string): string[] {
+  return ['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--format', format, '--pagination', mode, '--per-page', '200', '--max-rows-per-file', '600', '--log-level', 'warn'];
 }

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exportTickets } from '../src/export.js';
 import { LATE_CUSTOM_FIELD } from '../src/mock/ticket-generator.js';
-import { checkExactlyOnce, duck, lakeVersions, listFiles, readLog, ndjsonGlob, parquetGlob, startMock, tempDir, tokenCredentials, dataFiles } from './helpers.js';
+import { duck, lakeVersions, listFiles, ndjsonGlob, parquetGlob, startMock, tempDir, tokenCredentials, dataFiles } from './helpers.js';
+import { checkExactlyOnce, readLog } from './support/lake-oracle.js';
 
 const FAST = { rateLimit: 0, minRetryDelayMs: 1 } as const;
 

@@ -7,7 +7,8 @@ import { ndjsonToStream } from '../pipelines/ndjson-stdout.js';
 import { replayToParquet } from '../pipelines/replay-parquet.js';
 import { solvedByBrand } from '../pipelines/solved-by-brand.js';
 import { teeParquetAndArchive } from '../pipelines/tee-parquet-raw.js';
-import { ROOT, checkExactlyOnce, duck, lakeVersions, ndjsonGlob, parquetGlob, spawnCli, startMock, tempDir, tokenCredentials } from './helpers.js';
+import { ROOT, duck, lakeVersions, ndjsonGlob, parquetGlob, spawnCli, startMock, tempDir, tokenCredentials } from './helpers.js';
+import { checkExactlyOnce } from './support/lake-oracle.js';
 
 describe('ready pipelines against the stand-in', () => {
   it('backfill-parquet: a partitioned Parquet lake, resumable', async () => {

@@ -2,7 +2,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exportTickets, replayTickets } from '../src/export.js';
-import { checkExactlyOnce, duck, lakeVersions, mockEnv, parquetGlob, runCli, startMock, tempDir, tokenCredentials } from './helpers.js';
+import { duck, lakeVersions, mockEnv, parquetGlob, runCli, startMock, tempDir, tokenCredentials } from './helpers.js';
+import { checkExactlyOnce } from './support/lake-oracle.js';
 
 const COLUMNS = 'id, generated_timestamp, subject, description, tags, via__channel, custom_fields__360005, custom_fields__360009, _rejects, _extra';
 

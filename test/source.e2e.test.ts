@@ -5,7 +5,8 @@ import { ZendeskEtlError } from '../src/core/errors.js';
 import type { MockZendesk } from '../src/mock/server.js';
 import type { ExportPosition } from '../src/source/pagination.js';
 import { TicketSource, type TicketSourceOptions, type ZendeskTicket } from '../src/source/ticket-source.js';
-import { checkExactlyOnce, startMock, tokenCredentials } from './helpers.js';
+import { startMock, tokenCredentials } from './helpers.js';
+import { checkExactlyOnce } from './support/lake-oracle.js';
 
 interface Drained {
   versions: string[];

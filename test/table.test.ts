@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FaultKind, MockZendesk } from '../src/mock/server.js';
 import { chdbQuery, deltaLocal } from './support/chdb.js';
-import { dataFiles, duck, expectTableExact, mockEnv, ndjsonGlob, parquetGlob, readLog, runCli, spawnCli, startMock, tempDir } from './helpers.js';
+import { dataFiles, duck, mockEnv, ndjsonGlob, parquetGlob, runCli, spawnCli, startMock, tempDir } from './helpers.js';
+import { expectTableExact, readLog } from './support/lake-oracle.js';
 
 /**
  * Exactly once per table: whatever mix of runs writes a table (windows, open-ended runs, replays,

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, expectTableExact, mockEnv, runCli, spawnCli, startMock, tempDir } from '../helpers.js';
+import { ROOT, mockEnv, runCli, spawnCli, startMock, tempDir } from '../helpers.js';
 import { pauseAt } from '../support/pause.js';
+import { expectTableExact } from '../support/lake-oracle.js';
 
 /**
  * Clocks that disagree (issue 17): a run on a host whose clock is 200 s ahead takes a live run's

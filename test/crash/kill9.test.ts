@@ -1,19 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { MockZendesk } from '../../src/mock/server.js';
 import { prng } from '../../src/mock/ticket-generator.js';
-import { committedRows, duck, expectTableExact, killAtRequest, mockEnv, spawnCli, startMock, tempDir } from '../helpers.js';
+import { duck, killAtRequest, mockEnv, spawnCli, startMock, tempDir, exportArgs } from '../helpers.js';
+import { committedRows, expectTableExact } from '../support/lake-oracle.js';
 
 /**
  * The long kill -9 runs: twenty SIGKILLs at random instants per format and mode, and five per other
  * stream, each followed by the same command, end in a table with every version once (read by DuckDB
  * and by a Delta reader). Their own suite (npm run test:crash), so npm test stays quick.
  */
-
-function exportArgs(mock: MockZendesk, out: string, format: string, mode: string): string[] {
-  return ['export', 'tickets', '--base-url', mock.url, '--rate-limit', '0', '--out', out, '--format', format, '--pagination', mode, '--per-page', '200', '--max-rows-per-file', '600', '--log-level', 'warn'];
-}
-
-
 
 describe('exactly once under kill -9', () => {
   for (const format of ['parquet', 'ndjson'] as const) {

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { prng } from '../../src/mock/ticket-generator.js';
 import type { TableStep } from '../../src/table/lake-table.js';
-import { checkExactlyOnce, deltaVersions, expectTableExact, mockEnv, readLog, spawnCli, startMock, tempDir, type CliRun } from '../helpers.js';
+import { deltaVersions, mockEnv, spawnCli, startMock, tempDir, type CliRun } from '../helpers.js';
 import { pauseAt, type PausedRun } from '../support/pause.js';
+import { checkExactlyOnce, expectTableExact, readLog } from '../support/lake-oracle.js';
 
 /**
  * A model-based test of the table log (issue 17): random interleavings of export (of random windows),

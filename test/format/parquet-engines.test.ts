@@ -19,8 +19,9 @@ import { readFooter } from '../../src/format/parquet-wasm/parquet-footer.js';
 import { WasmParquetFormat } from '../../src/format/parquet-wasm/wasm-parquet.js';
 import { LocalStorage } from '../../src/storage/local-storage.js';
 import { LakeTable } from '../../src/table/lake-table.js';
-import { ROOT, checkExactlyOnce, dataFiles, deltaVersions, lakeVersions, spawnCli, startMock, tempDir, tokenCredentials } from '../helpers.js';
+import { ROOT, dataFiles, deltaVersions, lakeVersions, spawnCli, startMock, tempDir, tokenCredentials } from '../helpers.js';
 import { chdbQuery, deltaLocal } from '../support/chdb.js';
+import { checkExactlyOnce } from '../support/lake-oracle.js';
 
 // arrow-rs (parquet-wasm's reader) as the third reader, beside DuckDB and chDB (delta-kernel).
 const { readParquet } = createRequire(import.meta.url)('parquet-wasm') as { readParquet(bytes: Uint8Array): { intoIPCStream(): Uint8Array } };

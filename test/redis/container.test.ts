@@ -18,7 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/context.js';
 import type { MockZendesk } from '../../src/mock/server.js';
 import { VERSION } from '../../src/version.js';
-import { checkExactlyOnce, lakeVersions, readLog, ROOT, startMock, tempDir } from '../helpers.js';
+import { lakeVersions, ROOT, startMock, tempDir } from '../helpers.js';
+import { checkExactlyOnce, readLog } from '../support/lake-oracle.js';
 
 interface Instruction {
   op: string;

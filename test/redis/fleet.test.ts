@@ -12,10 +12,11 @@ import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { fleetStatus } from '../../src/fleet/queue.js';
 import type { MockZendesk } from '../../src/mock/server.js';
-import { checkExactlyOnce, deltaVersions, lakeVersions, readLog, runCli, spawnCli, startMock, tempDir } from '../helpers.js';
+import { deltaVersions, lakeVersions, runCli, spawnCli, startMock, tempDir } from '../helpers.js';
 import { redisUrl } from '../support/services.js';
 import { redisForFile } from './connection.js';
 import { waitFor as waitUntil } from '../support/wait-for.js';
+import { checkExactlyOnce, readLog } from '../support/lake-oracle.js';
 
 const waitFor = (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 90_000): Promise<void> => waitUntil(what, cond, timeoutMs, 50);
 

@@ -12,10 +12,11 @@ import { Credentials } from '../../src/auth.js';
 import { exportStream } from '../../src/export.js';
 import type { MockRequestRecord, MockZendesk } from '../../src/mock/server.js';
 import { createRequestGate, SHARED_HEARTBEAT_MS, SHARED_JITTER_MS, sharedLimitKeys, sharedMinTime, SLOT_EXPIRATION_EXTRA_MS } from '../../src/source/limiter.js';
-import { checkExactlyOnce, deltaVersions, lakeVersions, mockEnv, readLog, ROOT, spawnCli, startMock, tempDir } from '../helpers.js';
+import { deltaVersions, lakeVersions, mockEnv, ROOT, spawnCli, startMock, tempDir } from '../helpers.js';
 import { redisUrl } from '../support/services.js';
 import { redisForFile } from './connection.js';
 import { waitFor } from '../support/wait-for.js';
+import { checkExactlyOnce, readLog } from '../support/lake-oracle.js';
 
 const WINDOW_MS = 6000;
 const N = 6;

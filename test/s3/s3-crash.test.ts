@@ -17,8 +17,9 @@ import { LakeTable } from '../../src/table/lake-table.js';
 import { vacuumTable } from '../../src/table/vacuum.js';
 import { killAtRequest, startMock, tokenCredentials } from '../helpers.js';
 import { FaultProxy } from '../support/fault-proxy.js';
-import { dropBucket, awsEnv, deltaS3Versions, exactly, freshBucket, getObject, listObjects, multipartUploads, readS3Log, spawnSourceCli, useAwsEnv } from '../support/s3-lake.js';
+import { dropBucket, awsEnv, deltaS3Versions, freshBucket, getObject, listObjects, multipartUploads, spawnSourceCli, useAwsEnv } from '../support/s3-lake.js';
 import { s3Env } from '../support/services.js';
+import { exactly, readS3Log } from '../support/lake-oracle.js';
 
 let bucket: string;
 

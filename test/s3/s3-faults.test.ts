@@ -10,8 +10,9 @@ import { exportTickets, type ExportTicketsOptions } from '../../src/export.js';
 import type { MockZendesk } from '../../src/mock/server.js';
 import { startMock, tokenCredentials } from '../helpers.js';
 import { FaultProxy, isCommitPut, isUploadPart, type ProxiedRequest } from '../support/fault-proxy.js';
-import { dropBucket, exactly, freshBucket, listObjects, multipartUploads, readS3Log, useAwsEnv } from '../support/s3-lake.js';
+import { dropBucket, freshBucket, listObjects, multipartUploads, useAwsEnv } from '../support/s3-lake.js';
 import { s3Env } from '../support/services.js';
+import { exactly, readS3Log } from '../support/lake-oracle.js';
 
 let bucket: string;
 let proxy: FaultProxy;

@@ -9,7 +9,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MockZendesk } from '../../src/mock/server.js';
 import { mockEnv, runCli, startMock } from '../helpers.js';
 import { SCENARIOS, runScenario } from '../support/fencing-scenarios.js';
-import { awsEnv, deltaS3Versions, dropBucket, exactly, freshBucket, getObject, listObjects, readS3Log, useAwsEnv } from '../support/s3-lake.js';
+import { awsEnv, deltaS3Versions, dropBucket, freshBucket, getObject, listObjects, useAwsEnv } from '../support/s3-lake.js';
+import { exactly, readS3Log } from '../support/lake-oracle.js';
 
 let bucket: string;
 

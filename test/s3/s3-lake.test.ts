@@ -12,8 +12,9 @@ import { compactTable } from '../../src/table/compact.js';
 import { vacuumTable } from '../../src/table/vacuum.js';
 import { mockEnv, runCli, startMock, tempDir, tokenCredentials } from '../helpers.js';
 import { chdbQuery, deltaS3 } from '../support/chdb.js';
-import { dropBucket, deltaS3Versions, exactly, freshBucket, listObjects, multipartUploads, readS3Log, useAwsEnv } from '../support/s3-lake.js';
+import { dropBucket, deltaS3Versions, freshBucket, listObjects, multipartUploads, useAwsEnv } from '../support/s3-lake.js';
 import { s3Client, s3Env } from '../support/services.js';
+import { exactly, readS3Log } from '../support/lake-oracle.js';
 
 let bucket: string;
 

@@ -110,51 +110,11 @@ export async function multipartUploads(bucket: string, prefix = ''): Promise<{ k
   }
 }
 
-/** A table's log on S3, read with the SDK alone: active files, committed rows, number of versions. */
-export async function readS3Log(bucket: string, tableKey: string): Promise<{ versions: number; files: string[]; removed: string[]; rows: number }> {
-  const names = (await listObjects(bucket, `${tableKey}/_delta_log/`)).map((o) => o.key).filter((k) => /\/\d{20}\.json$/.test(k));
-  const files = new Map<string, number>();
-  const removed = new Set<string>();
-  const client = s3Client();
-  try {
-    for (const key of names) {
-      for (const line of (await getObject(bucket, key, client)).toString('utf8').split('\n')) {
-        if (line.trim() === '') continue;
-        const a = JSON.parse(line) as { add?: { path: string; stats?: string }; remove?: { path: string } };
-        if (a.add) {
-          files.set(a.add.path, Number((JSON.parse(a.add.stats ?? '{}') as { numRecords?: number }).numRecords ?? 0));
-          removed.delete(a.add.path);
-        }
-        if (a.remove) {
-          files.delete(a.remove.path);
-          removed.add(a.remove.path);
-        }
-      }
-    }
-  } finally {
-    client.destroy();
-  }
-  return { versions: names.length, files: [...files.keys()].sort(), removed: [...removed].sort(), rows: [...files.values()].reduce((s, n) => s + n, 0) };
-}
-
 /** `id:version` of every row a Delta reader (chDB's delta-kernel) sees in `s3://bucket/tableKey`. */
 export async function deltaS3Versions(bucket: string, tableKey: string, version = 'generated_timestamp'): Promise<string[]> {
   const env = s3Env();
   const rows = await chdbQuery(`SELECT toString(id) AS id, toString(${version}) AS v FROM ${deltaS3(`${env.endpoint}/${bucket}/${tableKey}`, env.accessKeyId, env.secretAccessKey)}`);
   return rows.map((r) => `${String(r.id)}:${String(r.v)}`);
-}
-
-/** Compare what a reader sees with what it should: every expected key once, nothing else. */
-export function exactly(got: readonly string[], want: readonly string[]): { missing: string[]; duplicates: string[]; unknown: string[]; count: number } {
-  const seen = new Map<string, number>();
-  for (const k of got) seen.set(k, (seen.get(k) ?? 0) + 1);
-  const wanted = new Set(want);
-  return {
-    missing: [...wanted].filter((k) => !seen.has(k)),
-    duplicates: [...seen].filter(([, n]) => n > 1).map(([k]) => k),
-    unknown: [...seen.keys()].filter((k) => !wanted.has(k)),
-    count: got.length,
-  };
 }
 
 export interface SourceCliRun {

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exportTickets } from '../../src/export.js';
 import { compactTable } from '../../src/table/compact.js';
-import { checkExactlyOnce, dataFiles, deltaVersions, duck, lakeVersions, parquetGlob, readLog, runCli, startMock, tempDir, tokenCredentials } from '../helpers.js';
+import { dataFiles, deltaVersions, duck, lakeVersions, parquetGlob, runCli, startMock, tempDir, tokenCredentials } from '../helpers.js';
+import { checkExactlyOnce, readLog } from '../support/lake-oracle.js';
 
 describe('compaction of small files', () => {
   for (const format of ['parquet', 'ndjson'] as const) {

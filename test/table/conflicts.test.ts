@@ -8,7 +8,8 @@ import { LocalStorage } from '../../src/storage/local-storage.js';
 import { findConflict, type ProposedChange } from '../../src/table/conflicts.js';
 import type { CommitSummary } from '../../src/table/delta-log.js';
 import { LakeTable, type TableChange, type TableStep } from '../../src/table/lake-table.js';
-import { dataFiles, readLog, tempDir } from '../helpers.js';
+import { dataFiles, tempDir } from '../helpers.js';
+import { readLog } from '../support/lake-oracle.js';
 
 /**
  * One test per named conflict, each raced for real between two writers of one folder table, and

@@ -5,7 +5,8 @@ import { METADATA_COLUMNS, TICKET_COLUMNS } from '../../src/schema/ticket-schema
 import { LocalStorage } from '../../src/storage/local-storage.js';
 import type { PendingFile, Storage, StoredObject } from '../../src/storage/storage.js';
 import { LakeTable } from '../../src/table/lake-table.js';
-import { dataFiles, readLog, tempDir } from '../helpers.js';
+import { dataFiles, tempDir } from '../helpers.js';
+import { readLog } from '../support/lake-oracle.js';
 
 /** A folder whose next commit put lands but answers with an error (a timeout), and whose reads may fail too. */
 class LostAnswers implements Storage {

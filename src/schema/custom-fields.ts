@@ -1,6 +1,7 @@
 import pRetry from 'p-retry';
 import { ZendeskEtlError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
+// eslint-disable-next-line no-restricted-imports -- upward: the field catalog is fetched with the exporter's HTTP client (its fetch belongs in source/)
 import { getJson, type ZendeskHttp } from '../source/http-client.js';
 import type { Column, ColumnType } from './ticket-schema.js';
 

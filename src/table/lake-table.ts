@@ -308,13 +308,21 @@ export class LakeTable {
     await cleanUpAfter(this.storage, this.name, this.snapshot, leases, this.#logger);
   }
 
-  /** Release the lease. Staged files not committed are dropped by their writers (or by cleanup). */
+  /**
+   * Release the lease. Staged files not committed are dropped by their writers (or by cleanup). A
+   * table that still has no log leaves no folder behind: a run that committed nothing leaves a new
+   * lake as it found it.
+   */
   async close(): Promise<void> {
     const lease = this.#lease;
     this.#lease = undefined;
     if (!lease) return;
     if (this.storage.publishes === 'rename') await this.storage.delete(joinKey('_staging', this.name, this.run)).catch(() => undefined);
     await lease.release();
+    if (this.version < 0) {
+      await this.storage.pruneEmpty?.(joinKey(this.name, LEASE_DIR)).catch(() => undefined);
+      await this.storage.pruneEmpty?.(joinKey('_staging', this.name)).catch(() => undefined);
+    }
   }
 
   /**

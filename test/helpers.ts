@@ -108,7 +108,7 @@ export async function duck(sql: string): Promise<Record<string, unknown>[]> {
 }
 
 export function parquetGlob(out: string, table = 'tickets'): string {
-  return `read_parquet('${out}/${table}/**/*.parquet', hive_partitioning=true, union_by_name=true)`;
+  return `read_parquet('${out}/${table}/**/part-*.parquet', hive_partitioning=true, union_by_name=true)`;
 }
 
 export function ndjsonGlob(out: string, table = 'tickets', ext = 'ndjson'): string {

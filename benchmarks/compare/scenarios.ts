@@ -153,7 +153,7 @@ async function globVersions(out: string, format: 'parquet' | 'ndjson'): Promise<
   if (!(await listFiles(join(out, 'tickets'))).some((f) => f.endsWith(ext))) return [];
   const src =
     format === 'parquet'
-      ? `read_parquet('${out}/tickets/**/*.parquet', union_by_name=true)`
+      ? `read_parquet('${out}/tickets/**/part-*.parquet', union_by_name=true)`
       : `read_json('${out}/tickets/**/*.ndjson', format='newline_delimited', union_by_name=true, maximum_object_size=134217728, sample_size=-1)`;
   const rows = await duck(`SELECT id::BIGINT AS id, generated_timestamp::BIGINT AS g FROM ${src}`);
   return rows.map((r) => `${String(r.id)}:${String(r.g)}`);

@@ -93,7 +93,7 @@ const duckConnection = DuckDBInstance.create(':memory:').then((db) => db.connect
 
 async function readBack(out: string, format: Format): Promise<{ rows: number; distinct: number; bytes: number }> {
   const c = await duckConnection;
-  const src = format === 'parquet' ? `read_parquet('${out}/tickets/**/*.parquet', union_by_name=true)` : `read_json('${out}/tickets/**/*.ndjson', format='newline_delimited', union_by_name=true, maximum_object_size=134217728, sample_size=-1)`;
+  const src = format === 'parquet' ? `read_parquet('${out}/tickets/**/part-*.parquet', union_by_name=true)` : `read_json('${out}/tickets/**/*.ndjson', format='newline_delimited', union_by_name=true, maximum_object_size=134217728, sample_size=-1)`;
   const rows = (await c.runAndReadAll(`SELECT count(*)::BIGINT AS n, count(DISTINCT (id::BIGINT, generated_timestamp::BIGINT))::BIGINT AS d FROM ${src}`)).getRowObjectsJson()[0]!;
   const ext = format === 'parquet' ? 'parquet' : 'ndjson';
   const size = (await c.runAndReadAll(`SELECT coalesce(sum(size), 0)::BIGINT AS b FROM read_blob('${out}/tickets/**/*.${ext}')`)).getRowObjectsJson()[0]!;

@@ -1,5 +1,5 @@
 import { createWriteStream, statSync, type WriteStream } from 'node:fs';
-import { link, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -18,12 +18,15 @@ export class LocalStorage implements Storage {
   readonly publishes = 'rename' as const;
   /** The option that named the folder, for messages. */
   readonly option: string;
+  /** The nearest folder at or above the root that was there when the lake was opened. */
+  readonly #existed: string;
 
   /** A lake in `root`; a file where that folder (or one of its parents) should be is a usage error. */
   constructor(root: string, option = 'out') {
     this.root = resolve(root);
     this.url = this.root;
     this.option = option;
+    let existed = this.root;
     for (let p = this.root; ; p = dirname(p)) {
       let isDir: boolean | undefined;
       try {
@@ -32,8 +35,10 @@ export class LocalStorage implements Storage {
         isDir = undefined; // not there (yet): look at its parent
       }
       if (isDir === false) throw new ZendeskEtlError(ErrorCodes.INVALID_OPTION, `${option} must be a folder, but ${p} is a file`, { option, value: root, path: p });
+      existed = p;
       if (isDir === true || dirname(p) === p) break;
     }
+    this.#existed = existed;
   }
 
   /** The absolute path of a key; refuses anything that would leave the lake. */
@@ -138,6 +143,30 @@ export class LocalStorage implements Storage {
         throw err;
       }
     });
+  }
+
+  /**
+   * Remove the folder `key` and the folders above it while they are empty, up to the lake, and the
+   * lake's own folder (and those made for it) when they were not there before this lake was opened.
+   */
+  async pruneEmpty(key: string): Promise<void> {
+    const stop = this.#existed;
+    for (let p = this.path(key); p.length > stop.length && p.startsWith(stop); p = dirname(p)) {
+      if (!(await this.#removeIfEmpty(p))) return;
+    }
+  }
+
+  /** rmdir: true when gone (or never there), false when it holds something. */
+  async #removeIfEmpty(dir: string): Promise<boolean> {
+    try {
+      await rmdir(dir);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return true;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EBUSY') return false;
+      throw storageError(this.root, err, this.option);
+    }
   }
 
   /** Delete a file, or a folder with everything in it. */

@@ -25,6 +25,11 @@ export interface Storage {
    */
   folders?(prefix: string): Promise<string[] | undefined>;
   delete(key: string): Promise<void>;
+  /**
+   * Remove the folder `key` and those above it while empty, the lake's own folder included when it
+   * was not there before (a folder lake: a run that committed nothing leaves a new lake as it found it).
+   */
+  pruneEmpty?(key: string): Promise<void>;
   /** A new data file for `key`, written by streaming; `staging` is a unique key for its bytes meanwhile. */
   create(key: string, staging: string): Promise<PendingFile>;
   /** Drop what uploads a dead run left unfinished below `prefix` (object storage), older than `olderThanMs`. */

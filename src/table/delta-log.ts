@@ -109,6 +109,11 @@ export function fenceAppId(run: string): string {
   return `${FENCE_APP}${run}`;
 }
 
+/** The run a `txn` application id fences, if it is a fence. */
+export function fenceRun(appId: string): string | undefined {
+  return appId.startsWith(FENCE_APP) ? appId.slice(FENCE_APP.length) : undefined;
+}
+
 export function encodeCommit(actions: readonly Action[]): string {
   return `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`;
 }
@@ -308,8 +313,8 @@ export function applyCommit(s: Snapshot, version: number, actions: readonly Acti
       summary.removes.push(a.remove.path);
     } else if ('txn' in a) {
       s.txns.set(a.txn.appId, a.txn.version);
-      if (a.txn.appId.startsWith(FENCE_APP)) {
-        const run = a.txn.appId.slice(FENCE_APP.length);
+      const run = fenceRun(a.txn.appId);
+      if (run !== undefined) {
         s.fenced.add(run);
         summary.fences.push(run);
       }

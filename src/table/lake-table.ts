@@ -8,6 +8,7 @@ import { parsePartitionSpec, partitionColumn, partitionFolder, type PartitionSpe
 import type { PendingFile, Storage } from '../storage/storage.js';
 import { joinKey } from '../storage/storage.js';
 import { silentLogger, type Logger } from '../core/log.js';
+import { checkpointInterval, writeCheckpoint } from './checkpoint.js';
 import { commitActions, type CommitRequest, type Committer } from './commit-actions.js';
 import { conflictError, findConflict, type ProposedChange, type TableView } from './conflicts.js';
 import { DataFile } from './data-file.js';
@@ -275,13 +276,21 @@ export class LakeTable {
     await cleanUpAfter(this.storage, this.name, this.snapshot, leases, this.#logger);
   }
 
-  /** Release the lease. Staged files not committed are dropped by their writers (or by cleanup). */
+  /**
+   * Release the lease. Staged files not committed are dropped by their writers (or by cleanup). A
+   * table that still has no log leaves no folder behind: a run that committed nothing leaves a new
+   * lake as it found it.
+   */
   async close(): Promise<void> {
     const lease = this.#lease;
     this.#lease = undefined;
     if (!lease) return;
     if (this.storage.publishes === 'rename') await this.storage.delete(joinKey('_staging', this.name, this.run)).catch(() => undefined);
     await lease.release();
+    if (this.version < 0) {
+      await this.storage.pruneEmpty?.(joinKey(this.name, LEASE_DIR)).catch(() => undefined);
+      await this.storage.pruneEmpty?.(joinKey('_staging', this.name)).catch(() => undefined);
+    }
   }
 
   /**
@@ -317,13 +326,30 @@ export class LakeTable {
         if (this.#landed(id)) break;
         throw err;
       }
-      if (written) break;
+      if (written) {
+        await this.#checkpoint();
+        break;
+      }
       if (attempt > 1000) throw new ZendeskEtlError(ErrorCodes.COMMIT_CONFLICT, `gave up committing to ${this.storage.url}/${this.name} after ${attempt} versions taken by other writers`, { path: this.name });
       await this.refresh();
       if (this.#landed(id)) break; // a retried put found its own first try in place
     }
     this.#winners = [];
     return change;
+  }
+
+  /**
+   * The writer of every `delta.checkpointInterval`-th version (10 by default) checkpoints the table
+   * there. A checkpoint only saves readers work: one that fails is told, and the commit stands.
+   */
+  async #checkpoint(): Promise<void> {
+    const s = this.#log.snapshot;
+    if (s.version <= 0 || s.version % checkpointInterval(s.metaData) !== 0) return;
+    try {
+      await writeCheckpoint(this.storage, this.name, s);
+    } catch (err) {
+      this.#logger.warn('could not write a checkpoint; readers read the commits instead', { table: `${this.storage.url}/${this.name}`, version: s.version, error: (err as Error).message });
+    }
   }
 
   /** After the commit that made a new table: the runs it fenced on the way can be cleaned up after. */

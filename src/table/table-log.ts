@@ -1,6 +1,7 @@
 import { ErrorCodes, ZendeskEtlError } from '../core/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { joinKey } from '../storage/storage.js';
+import { readCheckpoint } from './checkpoint.js';
 import { LOG_DIR, applyCommit, commitKey, decodeCommit, emptySnapshot, encodeCommit, versionOf, type Action, type CommitSummary, type Snapshot } from './delta-log.js';
 
 /** Commit files read at once while a log is read. */
@@ -31,6 +32,9 @@ export class TableLog {
    */
   async refresh(opts: { summaries?: boolean } = {}): Promise<CommitSummary[]> {
     const out: CommitSummary[] = [];
+    // A first read starts from the newest checkpoint, when there is a whole one (a writer checking
+    // for conflicts reads every commit instead: it needs what each did).
+    if (this.#snapshot.version < 0 && !opts.summaries) this.#snapshot = (await readCheckpoint(this.storage, this.table)) ?? this.#snapshot;
     const s = this.#snapshot;
     const prefix = `${joinKey(this.table, LOG_DIR)}/`;
     const startAfter = s.version >= 0 ? joinKey(this.table, commitKey(s.version)) : undefined;

@@ -52,7 +52,7 @@ async function duckSaoPaulo(sql: string): Promise<Record<string, unknown>[]> {
   return (await (await duckInstance).runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
 }
 
-const glob = (out: string, table = 'tickets'): string => `read_parquet('${out}/${table}/**/*.parquet', hive_partitioning=true, union_by_name=true)`;
+const glob = (out: string, table = 'tickets'): string => `read_parquet('${out}/${table}/**/part-*.parquet', hive_partitioning=true, union_by_name=true)`;
 
 /** Every row of a lake as arrow-rs reads it, as canonical JSON (bigint as text), minus the given columns. */
 async function arrowRows(out: string, skip: readonly string[]): Promise<string[]> {

@@ -64,7 +64,7 @@ export async function demoCommand(args: string[], io: CliIo): Promise<number> {
     const shared = ['--log-format', String(ctx.options.logFormat ?? OPTION_DEFAULTS.logFormat), ...(ctx.quiet ? ['--quiet'] : [])];
     const code = await exportCommand(['tickets', '--base-url', url, '--rate-limit', '0', '--format', format, '--out', out, '--partition-by', 'updated_at:year', ...shared], { ...io, env });
     if (code === EXIT.OK) {
-      const glob = format === 'parquet' ? `${out}/tickets/**/*.parquet` : `${out}/tickets/**/*.ndjson`;
+      const glob = format === 'parquet' ? `${out}/tickets/**/part-*.parquet` : `${out}/tickets/**/*.ndjson`;
       const reader = format === 'parquet' ? `read_parquet('${glob}', hive_partitioning=true, union_by_name=true)` : `read_json_auto('${glob}')`;
       ctx.log.info(`the table is in ${out}/tickets, with its Delta log in ${out}/tickets/_delta_log. Read it with DuckDB:`);
       io.stdout.write(`duckdb -c "SELECT status, count(*) FROM ${reader} GROUP BY ALL ORDER BY 2 DESC"\n`);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real Redis 7 for tests: Debian's redis-server unpacked into a cache, nothing installed system-wide.
-# See /work/shared/docs/infra.md ("Redis, bottleneck clustering, BullMQ").
+# See ../shared/docs/infra.md (beside the repository) ("Redis, bottleneck clustering, BullMQ").
 #
 #   scripts/services/redis.sh fetch    download + unpack the Debian packages into the cache (idempotent)
 #   scripts/services/redis.sh start    redis-server on 127.0.0.1, no persistence (idempotent)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real S3 endpoint for tests: Ceph's RADOS Gateway (Debian's Ceph 16.2) on one node, nothing installed
-# system-wide. See /work/shared/docs/infra.md ("S3: Ceph RADOS Gateway from Debian").
+# system-wide. See ../shared/docs/infra.md (beside the repository) ("S3: Ceph RADOS Gateway from Debian").
 #
 #   scripts/services/rgw.sh fetch    download + unpack the Debian packages into the cache (idempotent)
 #   scripts/services/rgw.sh start    one mon + one memstore OSD + radosgw on 127.0.0.1 (idempotent)

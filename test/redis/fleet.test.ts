@@ -299,7 +299,7 @@ describe('fleet files and commands: checked before anything is queued', () => {
     const file = await writeFleet(dir, { accounts: [good] });
     const none = await runCli(['fleet', 'enqueue', '--config', file], BASE_ENV);
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/--redis must be the Redis URL/);
+    expect(none.stderr).toMatch(/--redis is missing: the Redis URL \(redis:\/\/HOST:PORT\), or ZENDESK_ETL_REDIS_URL in the environment/);
     const password = await runCli(['worker', '--redis', 'redis://:hunter2secret@127.0.0.1:1'], BASE_ENV);
     expect(password.code).toBe(2);
     expect(password.stderr).toMatch(/--redis with a password in its URL is refused/);
